@@ -1,0 +1,63 @@
+"""Engines and sessions for processes that run without Flask (CLI, controller, jobs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.settings import get_settings
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, future=True)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    return engine_for(url or get_settings().database_url)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    session = sessionmaker(bind=get_engine(url), expire_on_commit=False)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ensure_database(url: str) -> bool:
+    """Create the database named in `url` if it is missing; True when it was created."""
+    parsed = make_url(url)
+    name = parsed.database
+    server = create_engine(parsed.set(database=""), future=True)
+    try:
+        with server.connect() as conn:
+            exists = conn.exec_driver_sql("SHOW DATABASES LIKE %s", (name,)).first() is not None
+            if not exists:
+                conn.exec_driver_sql(
+                    f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+        return not exists
+    finally:
+        server.dispose()
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    server = create_engine(parsed.set(database=""), future=True)
+    try:
+        with server.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{parsed.database}`")
+    finally:
+        server.dispose()
+        engine_for.cache_clear()
