@@ -43,3 +43,10 @@ def to_decimal(value: object, field: str = "amount") -> Decimal:
     if not result.is_finite():
         raise ValueError(f"{field}: {value!r} is not a finite number")
     return result
+
+
+def plain(value: Decimal | None) -> str:
+    """Plain notation without trailing zeros ('0.132', not '0.1320000000'); '' for None."""
+    if value is None:
+        return ""
+    return format(value.normalize(), "f")

@@ -31,6 +31,8 @@ class Settings:
     web_port: int = field(default_factory=lambda: int(_env("CP_WEB_PORT", "8080")))
     secret_key: str = field(default_factory=lambda: _env("CP_SECRET_KEY", "dev-only-change-me"))
     # When true, LCR leaves out carriers whose buy rate is above the sell rate.
+    # Country code assumed for a tenant that has none set (E.164 normalization of national numbers).
+    default_country_code: str = field(default_factory=lambda: _env("CP_COUNTRY_CODE", "1"))
     lcr_skip_unprofitable: bool = field(
         default_factory=lambda: _env("CP_LCR_SKIP_UNPROFITABLE", "0").lower() in ("1", "true", "yes")
     )

@@ -1,7 +1,14 @@
 """All models, importable from one place so Alembic and the apps see the whole metadata."""
 
 from controlplane.models.base import Base
-from controlplane.models.carriers import AuthMode, Carrier, CarrierTrunk, TrunkAddress, TrunkGroup, TrunkGroupMember
+from controlplane.models.carriers import (
+    AuthMode,
+    Carrier,
+    CarrierTrunk,
+    TrunkAddress,
+    TrunkGroup,
+    TrunkGroupMember,
+)
 from controlplane.models.dids import Did, DidDestination
 from controlplane.models.ledger import LedgerEntry, LedgerKind
 from controlplane.models.rating import DeckKind, Offer, Plan, PlanDeck, Rate, RateDeck

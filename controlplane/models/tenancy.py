@@ -51,7 +51,10 @@ class Tenant(Timestamped, Base):
     status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # How this tenant's callers write numbers (E.164 normalization).
     country_code: Mapped[str | None] = mapped_column(String(4))
+    international_prefix: Mapped[str] = mapped_column(String(4), default="00")
+    national_prefix: Mapped[str] = mapped_column(String(4), default="0")
     billing_type: Mapped[BillingType] = mapped_column(
         enum_type(BillingType), default=BillingType.PREPAID
     )

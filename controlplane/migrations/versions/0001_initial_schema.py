@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:33:17.165995
+Create Date: 2026-11-22 16:36:31.436686
 """
 from alembic import op
 import sqlalchemy as sa
@@ -96,6 +96,8 @@ def upgrade() -> None:
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
     sa.Column('country_code', sa.String(length=4), nullable=True),
+    sa.Column('international_prefix', sa.String(length=4), nullable=False),
+    sa.Column('national_prefix', sa.String(length=4), nullable=False),
     sa.Column('billing_type', sa.Enum('prepaid', 'postpaid', name='billingtype', native_enum=False, length=24), nullable=False),
     sa.Column('balance', sa.Numeric(precision=20, scale=6), nullable=False),
     sa.Column('credit_limit', sa.Numeric(precision=20, scale=6), nullable=False),

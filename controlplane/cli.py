@@ -1,0 +1,363 @@
+"""The `controlplane` command: thin adapters from arguments to services, one transaction each."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from controlplane.errors import DomainError, Invalid, NotFound
+
+EXIT_INVALID = 2
+EXIT_NOT_FOUND = 3
+EXIT_FAILURE = 1
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn domain errors into one-line messages and distinct exit codes."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Invalid as exc:
+            if isinstance(exc.errors, list) and len(exc.errors) > 1:
+                for line in exc.errors:
+                    click.echo(line, err=True)
+            _fail(str(exc) if not isinstance(exc.errors, list) else exc.args[0], EXIT_INVALID)
+        except NotFound as exc:
+            _fail(str(exc), EXIT_NOT_FOUND)
+        except DomainError as exc:
+            _fail(str(exc), EXIT_INVALID)
+        except OperationalError as exc:
+            _fail(f"database unavailable: {exc.orig}", EXIT_FAILURE)
+
+    return wrapper
+
+
+def _decimal(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
+    if value is None:
+        return None
+    from controlplane.money import to_decimal
+
+    try:
+        return to_decimal(value, param.name or "value")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _session():  # noqa: ANN202 - imported lazily so `--help` needs no database driver
+    from controlplane.db import session_scope
+
+    return session_scope()
+
+
+@click.group()
+def main() -> None:
+    """controlplane: multi-tenant VoIP softswitch control plane."""
+
+
+# --- database -------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@handles_errors
+def db_upgrade() -> None:
+    """Create the database if needed, run migrations, create Kamailio's standard tables."""
+    from controlplane.migrate import upgrade
+    from controlplane.settings import get_settings
+
+    upgrade()
+    click.echo(f"database at head: {get_settings().database_url.rsplit('@', 1)[-1]}")
+
+
+# --- users ----------------------------------------------------------------------------------
+@main.group()
+def user() -> None:
+    """Portal users."""
+
+
+@user.command("ensure-admin")
+@click.option("--email", default="admin@localhost", show_default=True)
+@handles_errors
+def user_ensure_admin(email: str) -> None:
+    """Create the first SUPERADMIN if there is none (its password is printed once)."""
+    from controlplane.services.users import ensure_admin
+
+    with _session() as s:
+        admin, password = ensure_admin(s, email)
+        if password:
+            click.echo(f"created admin {admin.email} with password: {password}")
+        else:
+            click.echo(f"admin exists: {admin.email}")
+
+
+# --- rate decks -----------------------------------------------------------------------------
+@main.group()
+def deck() -> None:
+    """Rate decks (CSV import and export)."""
+
+
+@deck.command("import")
+@click.option("--name", required=True, help="Deck name; an existing deck is replaced atomically.")
+@click.option("--buy", is_flag=True, help="A carrier buy-rate deck.")
+@click.option("--currency", default="USD", show_default=True)
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@handles_errors
+def deck_import(name: str, buy: bool, currency: str, file: str) -> None:
+    """Import FILE: prefix,destination,rate,initblock,billingblock,connectcharge[,extra columns]."""
+    from controlplane.models import DeckKind
+    from controlplane.services.decks import import_deck
+
+    with click.open_file(file, encoding="utf-8") as handle:
+        text = handle.read()
+    lines = text.splitlines(keepends=True)
+    bar = click.progressbar(length=len(lines), label="importing", file=sys.stderr) if len(lines) > 20000 else None
+
+    def progress(done: int, total: int) -> None:
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    with _session() as s:
+        report = import_deck(s, name, lines, kind=DeckKind.BUY if buy else DeckKind.SELL,
+                             currency=currency.upper(), actor="cli", progress=progress)
+    if bar is not None:
+        bar.render_finish()
+    click.echo(f"imported {report.rows} rates into deck {name!r} (version {report.version})")
+
+
+@deck.command("export")
+@click.option("--name", required=True)
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True)
+@handles_errors
+def deck_export(name: str, out: str) -> None:
+    """Write the deck as CSV (same columns as import)."""
+    from controlplane.services.decks import export_deck
+
+    with _session() as s, click.open_file(out, "w", encoding="utf-8") as handle:
+        for line in export_deck(s, name):
+            handle.write(line)
+
+
+@deck.command("set-default")
+@click.option("--name", required=True)
+@handles_errors
+def deck_set_default(name: str) -> None:
+    """Make NAME the deck used when nothing more specific rates a number."""
+    from sqlalchemy import update
+
+    from controlplane.models import RateDeck
+    from controlplane.services.decks import get_deck
+
+    with _session() as s:
+        target = get_deck(s, name)
+        s.execute(update(RateDeck).values(is_default=False))
+        target.is_default = True
+    click.echo(f"default deck: {name}")
+
+
+# --- tenants, plans, money ------------------------------------------------------------------
+@main.group()
+def tenant() -> None:
+    """Tenants: resellers and clients."""
+
+
+@tenant.command("create")
+@click.option("--name", required=True)
+@click.option("--realm", help="SIP realm (domain); required for a client.")
+@click.option("--parent", help="Parent reseller (default: the operator).")
+@click.option("--plan")
+@click.option("--currency", default="USD", show_default=True)
+@click.option("--reseller", is_flag=True, help="Create a reseller instead of a client.")
+@click.option("--margin", callback=_decimal, help="Reseller margin %% on what its tenants pay.")
+@click.option("--postpaid", is_flag=True)
+@click.option("--credit-limit", callback=_decimal)
+@click.option("--country-code", help="Country code for number normalization, e.g. 49.")
+@handles_errors
+def tenant_create(name: str, realm: str | None, parent: str | None, plan: str | None, currency: str,
+                  reseller: bool, margin: Decimal | None, postpaid: bool, credit_limit: Decimal | None,
+                  country_code: str | None) -> None:
+    from controlplane.models import TenantKind
+    from controlplane.services.tenants import create_tenant, ensure_operator
+
+    with _session() as s:
+        ensure_operator(s)
+        t = create_tenant(
+            s, name=name, realm=realm, parent=parent, plan=plan, currency=currency,
+            kind=TenantKind.RESELLER if reseller else TenantKind.CLIENT, postpaid=postpaid,
+            credit_limit=credit_limit, margin_pct=margin, country_code=country_code, actor="cli",
+        )
+        click.echo(f"created {t.kind.value} {t.name!r} (id {t.id}{', realm ' + t.realm if t.realm else ''})")
+
+
+@main.group()
+def plan() -> None:
+    """Plans: decks in priority order plus a markup."""
+
+
+@plan.command("create")
+@click.option("--name", required=True)
+@click.option("--deck", "decks", multiple=True, required=True, help="Repeat for more decks, in priority order.")
+@click.option("--markup", default="0", show_default=True, help="Markup %% on rate and connect charge.")
+@handles_errors
+def plan_create(name: str, decks: tuple[str, ...], markup: str) -> None:
+    from controlplane.services.plans import create_plan
+
+    with _session() as s:
+        p = create_plan(s, name=name, decks=list(decks), markup_pct=markup, actor="cli")
+        click.echo(f"created plan {p.name!r} (id {p.id}) with decks {', '.join(decks)}")
+
+
+@main.group()
+def credit() -> None:
+    """Balance changes (each one a ledger row)."""
+
+
+@credit.command("add")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--amount", required=True, callback=_decimal, help="Negative to debit.")
+@click.option("--note", required=True, help="Reference note kept in the ledger.")
+@handles_errors
+def credit_add(tenant_name: str, amount: Decimal, note: str) -> None:
+    from controlplane.services.ledger import add_credit
+    from controlplane.services.tenants import by_name
+
+    with _session() as s:
+        t = by_name(s, tenant_name)
+        entry = add_credit(s, t, amount, note, actor="cli")
+        click.echo(f"{t.name}: {entry.amount:+} {t.currency}, balance {entry.balance_after} {t.currency}")
+
+
+# --- carriers, accounts, numbers ------------------------------------------------------------
+@main.group()
+def carrier() -> None:
+    """Carriers (upstream trunks)."""
+
+
+@carrier.command("create")
+@click.option("--name", required=True)
+@click.option("--host", required=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=5060, show_default=True)
+@click.option("--transport", type=click.Choice(["udp", "tcp", "tls"]), default="udp", show_default=True)
+@click.option("--buy-deck")
+@click.option("--priority", type=int, default=10, show_default=True, help="Lower is tried first on equal cost.")
+@click.option("--max-channels", type=click.IntRange(min=0))
+@click.option("--strip", "strip_prefix", default="", help="Prefix removed before sending.")
+@click.option("--add", "add_prefix", default="", help="Prefix added before sending.")
+@click.option("--default", "is_default", is_flag=True, help="Trunk of last resort.")
+@handles_errors
+def carrier_create(name: str, host: str, port: int, transport: str, buy_deck: str | None, priority: int,
+                   max_channels: int | None, strip_prefix: str, add_prefix: str, is_default: bool) -> None:
+    from controlplane.services.carriers import create_carrier
+
+    with _session() as s:
+        c = create_carrier(s, name=name, host=host, port=port, transport=transport, buy_deck=buy_deck,
+                           priority=priority, max_channels=max_channels, strip_prefix=strip_prefix,
+                           add_prefix=add_prefix, is_default=is_default, actor="cli")
+        click.echo(f"created carrier {c.name!r} (id {c.id}) -> {host}:{port}/{transport}")
+
+
+@main.group("sip-account")
+def sip_account() -> None:
+    """Customer SIP accounts."""
+
+
+@sip_account.command("create")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--username", required=True)
+@click.option("--password", help="Omit to have one generated (printed once).")
+@click.option("--trunk-ip", help="Make it an IP-authenticated customer trunk from this address.")
+@click.option("--caller-id", help="Caller ID number presented on outbound calls.")
+@handles_errors
+def sip_account_create(tenant_name: str, username: str, password: str | None, trunk_ip: str | None,
+                       caller_id: str | None) -> None:
+    from controlplane.models import SipAccountKind
+    from controlplane.services.accounts import create_sip_account
+    from controlplane.services.tenants import by_name
+
+    with _session() as s:
+        t = by_name(s, tenant_name)
+        created = create_sip_account(
+            s, t, username, password, kind=SipAccountKind.TRUNK if trunk_ip else SipAccountKind.ACCOUNT,
+            source_ip=trunk_ip, caller_id_number=caller_id, actor="cli",
+        )
+        click.echo(f"created SIP account {username}@{t.realm} (id {created.account.id})")
+        if created.password:
+            click.echo(f"password (shown once): {created.password}")
+
+
+@main.group()
+def did() -> None:
+    """Inbound numbers."""
+
+
+@did.command("add")
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--number", required=True, help="E.164, e.g. +493055500001")
+@click.option("--to-account", help="SIP account username that rings.")
+@handles_errors
+def did_add(tenant_name: str, number: str, to_account: str | None) -> None:
+    from controlplane.services.dids import add_did
+    from controlplane.services.tenants import by_name
+
+    with _session() as s:
+        t = by_name(s, tenant_name)
+        d = add_did(s, t, number, to_account=to_account, actor="cli")
+        click.echo(f"DID {d.number} -> {t.name}{' / ' + to_account if to_account else ''}")
+
+
+# --- dry run ---------------------------------------------------------------------------------
+@main.command()
+@click.option("--tenant", "tenant_name", required=True)
+@click.option("--number", required=True)
+@click.option("--billsec", type=click.IntRange(min=0), required=True)
+@click.option("--account", help="SIP account username (its deck and trunk overrides apply).")
+@handles_errors
+def quote(tenant_name: str, number: str, billsec: int, account: str | None) -> None:
+    """Dry run of rating and routing for a call: one JSON object on stdout."""
+    from controlplane.numbers import InvalidNumber
+    from controlplane.services import accounts
+    from controlplane.services.pricing import quote as make_quote
+    from controlplane.services.tenants import by_name
+
+    with _session() as s:
+        t = by_name(s, tenant_name)
+        acct = accounts.by_username(s, t, account) if account else None
+        try:
+            q = make_quote(s, t, number, billsec, acct)
+        except InvalidNumber as exc:
+            raise Invalid({"number": str(exc)}) from None
+        click.echo(json.dumps(q.as_dict(), indent=2))
+
+
+# --- processes -------------------------------------------------------------------------------
+@main.command()
+def web() -> None:
+    """Serve the portal and API (gunicorn)."""
+    import os
+
+    from controlplane.settings import get_settings
+
+    settings = get_settings()
+    os.execvp(sys.executable, [
+        sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"{settings.web_host}:{settings.web_port}",
+        "controlplane.web:create_app()",
+    ])
+
+
+if __name__ == "__main__":
+    main()

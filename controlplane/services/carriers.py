@@ -1,0 +1,73 @@
+"""Carriers and their trunks."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controlplane.errors import Invalid
+from controlplane.models import Carrier, CarrierTrunk, DeckKind, RateDeck
+from controlplane.services import audit
+
+HOST = re.compile(r"^[A-Za-z0-9.:\[\]-]{1,190}$")
+
+
+def create_carrier(
+    session: Session,
+    *,
+    name: str,
+    host: str,
+    port: int = 5060,
+    transport: str = "udp",
+    buy_deck: str | None = None,
+    priority: int = 10,
+    max_channels: int | None = None,
+    strip_prefix: str = "",
+    add_prefix: str = "",
+    provider_tag: str | None = None,
+    is_default: bool = False,
+    actor: str = "system",
+) -> Carrier:
+    """A carrier with its first trunk (named like the carrier); more trunks can be added later."""
+    errors: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name:
+        errors["name"] = "required"
+    elif session.scalar(select(Carrier.id).where(Carrier.name == name)) or session.scalar(
+        select(CarrierTrunk.id).where(CarrierTrunk.name == name)
+    ):
+        errors["name"] = f"{name!r} exists already"
+    if not HOST.match(host or ""):
+        errors["host"] = f"{host!r} is not a host name or address"
+    if not 1 <= int(port) <= 65535:
+        errors["port"] = "1 to 65535"
+    if transport not in ("udp", "tcp", "tls"):
+        errors["transport"] = "udp, tcp or tls"
+    if max_channels is not None and max_channels < 0:
+        errors["max_channels"] = "must not be negative"
+    for field, value in (("strip_prefix", strip_prefix), ("add_prefix", add_prefix)):
+        if value and not value.isdigit():
+            errors[field] = "digits only"
+    deck_id = None
+    if buy_deck is not None:
+        deck = session.scalar(select(RateDeck).where(RateDeck.name == buy_deck))
+        if deck is None:
+            errors["buy_deck"] = f"rate deck {buy_deck!r} not found"
+        else:
+            deck_id = deck.id
+            if deck.kind != DeckKind.BUY:
+                deck.kind = DeckKind.BUY
+    if errors:
+        raise Invalid(errors)
+    carrier = Carrier(name=name, provider_tag=provider_tag)
+    carrier.trunks.append(CarrierTrunk(
+        name=name, host=host, port=int(port), transport=transport, buy_deck_id=deck_id, priority=priority,
+        max_channels=max_channels, strip_prefix=strip_prefix, add_prefix=add_prefix, is_default=is_default,
+    ))
+    session.add(carrier)
+    session.flush()
+    audit.record(session, actor, "carrier.create", "carrier", carrier.id,
+                 details={"name": name, "host": host, "port": port, "buy_deck": buy_deck})
+    return carrier

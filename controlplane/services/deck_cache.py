@@ -1,0 +1,71 @@
+"""Per-process in-memory rate indexes, rebuilt only when a deck's version changes.
+
+A lookup costs no query: the version is re-read at most once per `check_interval` seconds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controlplane.models import Rate, RateDeck
+from controlplane.rating import PrefixIndex, RateRow
+from controlplane.settings import get_settings
+
+
+@dataclass
+class _Entry:
+    version: int
+    index: PrefixIndex
+    checked_at: float
+
+
+class DeckCache:
+    def __init__(self, check_interval: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.check_interval = get_settings().deck_check_interval if check_interval is None else check_interval
+        self._clock = clock
+        self._entries: dict[int, _Entry] = {}
+        self._lock = threading.Lock()
+        self.loads = 0  # how many times a deck was (re)built; tests and metrics read it
+
+    def index(self, session: Session, deck_id: int) -> PrefixIndex:
+        now = self._clock()
+        entry = self._entries.get(deck_id)
+        if entry is not None and now - entry.checked_at < self.check_interval:
+            return entry.index
+        version = session.scalar(select(RateDeck.version).where(RateDeck.id == deck_id))
+        if version is None:
+            self._entries.pop(deck_id, None)
+            return PrefixIndex()
+        if entry is not None and entry.version == version:
+            entry.checked_at = now
+            return entry.index
+        index = load_index(session, deck_id)
+        with self._lock:
+            self._entries[deck_id] = _Entry(version, index, now)
+            self.loads += 1
+        return index
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def load_index(session: Session, deck_id: int) -> PrefixIndex:
+    table = Rate.__table__
+    result = session.connection().execute(
+        select(
+            table.c.prefix, table.c.destination, table.c.rate, table.c.init_block, table.c.billing_block,
+            table.c.connect_charge, table.c.grace, table.c.free_seconds, table.c.surcharge_pct,
+            table.c.rate_first, table.c.trunk_id,
+        ).where(table.c.deck_id == deck_id)
+    )
+    return PrefixIndex(RateRow(*row) for row in result)
+
+
+DECKS = DeckCache()

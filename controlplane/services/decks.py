@@ -1,0 +1,126 @@
+"""Import and export rate decks; an import replaces the deck atomically or changes nothing."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from controlplane.decks import COLUMNS, DeckLine, parse_deck
+from controlplane.errors import Invalid, NotFound
+from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck
+from controlplane.money import plain
+from controlplane.services import audit
+
+Progress = Callable[[int, int], None]
+BATCH = 5000
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    deck_id: int
+    name: str
+    rows: int
+    version: int
+
+
+def get_deck(session: Session, name: str) -> RateDeck:
+    deck = session.scalar(select(RateDeck).where(RateDeck.name == name))
+    if deck is None:
+        raise NotFound(f"rate deck {name!r} not found")
+    return deck
+
+
+def import_deck(
+    session: Session,
+    name: str,
+    source: Iterable[str],
+    *,
+    kind: DeckKind = DeckKind.SELL,
+    currency: str = "USD",
+    actor: str = "system",
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Validate all lines, then replace the deck's rows and bump its version in one transaction."""
+    parsed = parse_deck(source)
+    trunk_ids = _resolve_trunks(session, parsed.lines, parsed.errors)
+    if parsed.errors:
+        parsed.errors.sort()
+        raise Invalid([f"line {n}: {reason}" for n, reason in parsed.errors],
+                      f"{len(parsed.errors)} bad line(s); nothing imported")
+    deck = session.scalar(select(RateDeck).where(RateDeck.name == name).with_for_update())
+    if deck is None:
+        deck = RateDeck(name=name, kind=kind, currency=currency, version=1)
+        session.add(deck)
+        session.flush()
+    else:
+        session.execute(delete(Rate).where(Rate.deck_id == deck.id))
+        deck.version = (deck.version or 0) + 1
+    total = len(parsed.lines)
+    conn = session.connection()
+    insert = Rate.__table__.insert()
+    for start in range(0, total, BATCH):
+        chunk = parsed.lines[start : start + BATCH]
+        conn.execute(insert, [_rate_values(deck.id, line, trunk_ids) for line in chunk])
+        if progress:
+            progress(min(start + BATCH, total), total)
+    audit.record(session, actor, "deck.import", "rate_deck", deck.id, details={"rows": total, "name": name})
+    session.flush()
+    return ImportReport(deck.id, name, total, deck.version)
+
+
+def _resolve_trunks(session: Session, lines: list[DeckLine], errors: list[tuple[int, str]]) -> dict[str, int]:
+    names = {line.trunk for line in lines if line.trunk}
+    if not names:
+        return {}
+    known = {n: i for n, i in session.execute(select(CarrierTrunk.name, CarrierTrunk.id).where(CarrierTrunk.name.in_(names)))}
+    errors.extend((line.line, f"unknown trunk {line.trunk!r}") for line in lines
+                  if line.trunk and line.trunk not in known)
+    return known
+
+
+def _rate_values(deck_id: int, line: DeckLine, trunk_ids: dict[str, int]) -> dict:
+    return {
+        "deck_id": deck_id, "prefix": line.prefix, "destination": line.destination, "rate": line.rate,
+        "rate_first": line.rate_first, "init_block": line.init_block, "billing_block": line.billing_block,
+        "connect_charge": line.connect_charge, "grace": line.grace, "free_seconds": line.free_seconds,
+        "surcharge_pct": line.surcharge_pct, "trunk_id": trunk_ids.get(line.trunk) if line.trunk else None,
+    }
+
+
+def export_deck(session: Session, name: str) -> Iterator[str]:
+    """The deck as CSV lines (with header), in prefix order, re-importable as is."""
+    deck = get_deck(session, name)
+    trunk_names = {tid: tname for tid, tname in session.execute(select(CarrierTrunk.id, CarrierTrunk.name))}
+    buffer = _LineBuffer()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    yield buffer.take()
+    rows = session.execute(select(Rate).where(Rate.deck_id == deck.id).order_by(Rate.prefix)).scalars()
+    for r in rows:
+        writer.writerow([
+            r.prefix, r.destination, plain(r.rate), r.init_block, r.billing_block,
+            plain(r.connect_charge), r.grace, r.free_seconds, plain(r.surcharge_pct),
+            plain(r.rate_first), trunk_names.get(r.trunk_id, "") if r.trunk_id else "",
+        ])
+        yield buffer.take()
+
+
+def bump_version(session: Session, deck_id: int) -> None:
+    session.execute(update(RateDeck).where(RateDeck.id == deck_id).values(version=RateDeck.version + 1))
+
+
+class _LineBuffer:
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+
+    def take(self) -> str:
+        text = "".join(self._parts)
+        self._parts.clear()
+        return text

@@ -1,0 +1,168 @@
+"""Gather a caller's rating inputs from the database, then ask the pure core.
+
+This is the bridge between stored tenants/decks/trunks and `rating` / `routing`: the
+controller and the `quote` dry run both call it, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controlplane.errors import NotFound
+from controlplane.models import (
+    Carrier,
+    CarrierTrunk,
+    Offer,
+    RateDeck,
+    SipAccount,
+    Status,
+    Tenant,
+    TrunkGroupMember,
+)
+from controlplane.money import plain, round_money
+from controlplane.numbers import DialPlan, to_e164
+from controlplane.rating import (
+    CallPrice,
+    Margin,
+    OfferWindow,
+    RateMatch,
+    RatingContext,
+    charged_seconds,
+    find_rate,
+    price_call,
+    unrounded_cost,
+)
+from controlplane.routing import Route, RouteRequest, TrunkInfo, lcr_order
+from controlplane.services.deck_cache import DECKS, DeckCache
+from controlplane.services.tenants import ancestors, plan_for
+from controlplane.settings import get_settings
+
+
+def dial_plan(tenant: Tenant) -> DialPlan:
+    return DialPlan(
+        country_code=tenant.country_code or get_settings().default_country_code,
+        international_prefix=tenant.international_prefix or "00",
+        national_prefix=tenant.national_prefix or "0",
+    )
+
+
+def rating_context(
+    session: Session, tenant: Tenant, account: SipAccount | None = None,
+    cache: DeckCache = DECKS, now: dt.datetime | None = None,
+) -> RatingContext:
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    offers = [
+        OfferWindow(o.name, o.prefix, o.starts_at, o.expires_at)
+        for o in session.scalars(select(Offer).where(Offer.tenant_id == tenant.id, Offer.expires_at > now))
+    ]
+    plan = plan_for(tenant)
+    default_id = session.scalar(select(RateDeck.id).where(RateDeck.is_default.is_(True)).order_by(RateDeck.id))
+    margins = [Margin(t.name, t.margin_pct or Decimal(0)) for t in ancestors(session, tenant)
+               if t.kind.value == "reseller"]
+    return RatingContext(
+        currency=tenant.currency,
+        offers=offers,
+        custom=cache.index(session, tenant.custom_deck_id) if tenant.custom_deck_id else None,
+        account_deck=cache.index(session, account.rate_deck_id) if account and account.rate_deck_id else None,
+        plan_decks=[cache.index(session, pd.deck_id) for pd in plan.decks] if plan else [],
+        plan_markup_pct=plan.markup_pct if plan else Decimal(0),
+        default_deck=cache.index(session, default_id) if default_id else None,
+        margins=margins,
+    )
+
+
+def trunk_map(session: Session, cache: DeckCache = DECKS) -> dict[int, TrunkInfo]:
+    rows = session.execute(select(CarrierTrunk, Carrier).join(Carrier)).all()
+    return {
+        t.id: TrunkInfo(
+            id=t.id, name=t.name, carrier=c.name, priority=t.priority,
+            active=t.status == Status.ACTIVE and c.status == Status.ACTIVE,
+            buy_deck=cache.index(session, t.buy_deck_id) if t.buy_deck_id else None,
+            strip_prefix=t.strip_prefix, add_prefix=t.add_prefix, max_channels=t.max_channels,
+            host=t.host, port=t.port,
+        )
+        for t, c in rows
+    }
+
+
+def route_request(session: Session, number: str, match: RateMatch | None, account: SipAccount | None,
+                  sell_rate: Decimal | None) -> RouteRequest:
+    group: list[int] = []
+    if account is not None and account.trunk_group_id:
+        group = list(session.scalars(
+            select(TrunkGroupMember.trunk_id).where(TrunkGroupMember.group_id == account.trunk_group_id)
+            .order_by(TrunkGroupMember.position)
+        ))
+    default = session.scalar(select(CarrierTrunk.id).where(CarrierTrunk.is_default.is_(True)).order_by(CarrierTrunk.id))
+    return RouteRequest(
+        number=number, trunk_group=group, account_trunk=account.trunk_id if account else None,
+        rate_trunk=match.row.trunk_id if match else None, default_trunk=default, sell_rate=sell_rate,
+        skip_unprofitable=get_settings().lcr_skip_unprofitable,
+    )
+
+
+@dataclass(frozen=True)
+class Quote:
+    tenant: Tenant
+    dialed: str
+    number: str
+    price: CallPrice
+    ctx: RatingContext
+    routes: list[Route]
+
+    def as_dict(self) -> dict:
+        p, row = self.price, self.price.match.row
+        wholesale = p.chain[0].cost
+        return {
+            "tenant": self.tenant.name,
+            "dialed": self.dialed,
+            "number": self.number,
+            "prefix": row.prefix,
+            "destination": row.destination,
+            "source": p.match.source,
+            "rate": plain(p.rate),
+            "billsec": p.billsec,
+            "charged_seconds": p.charged_seconds,
+            "billing_blocks": p.billing_blocks,
+            "cost": str(p.cost),
+            "currency": self.ctx.currency,
+            "chain": [
+                {"level": lv.level, "margin_pct": plain(lv.margin_pct), "rate": plain(lv.rate), "cost": str(lv.cost)}
+                for lv in p.chain
+            ],
+            "routes": [self._route(r, wholesale) for r in self.routes],
+        }
+
+    def _route(self, route: Route, wholesale: Decimal) -> dict:
+        buy_cost = None
+        if route.buy is not None:
+            buy_cost = round_money(unrounded_cost(charged_seconds(self.price.billsec, route.buy), route.buy),
+                                   self.ctx.currency)
+        return {
+            "trunk": route.trunk.name,
+            "carrier": route.trunk.carrier,
+            "source": route.source,
+            "buy_rate": None if route.buy_rate is None else plain(route.buy_rate),
+            "buy_cost": None if buy_cost is None else str(buy_cost),
+            # The operator's margin on this call: its wholesale revenue minus what the carrier charges.
+            "margin": None if buy_cost is None else str(wholesale - buy_cost),
+        }
+
+
+def quote(session: Session, tenant: Tenant, dialed: str, billsec: int, account: SipAccount | None = None,
+          cache: DeckCache = DECKS, now: dt.datetime | None = None) -> Quote:
+    """A dry run of rating and routing: which row, what it costs at each level, which trunks."""
+    number = to_e164(dialed, dial_plan(tenant))
+    ctx = rating_context(session, tenant, account, cache, now)
+    match = find_rate(number, ctx, now)
+    if match is None:
+        raise NotFound(f"no rate for {number}: the call would be refused (404)")
+    price = price_call(billsec, match, ctx)
+    routes = lcr_order(route_request(session, number, match, account, price.chain[0].rate),
+                       trunk_map(session, cache))
+    return Quote(tenant, dialed, number, price, ctx, routes)

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine (and every later run: each step is idempotent).
+#   scripts/bootstrap.sh up     install everything, migrate, ensure an admin, start the stack
+#   scripts/bootstrap.sh test   install everything, then run the whole test suite
+#   scripts/bootstrap.sh install  only the install steps
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PY="${PYTHON:-python3}"
+VAR="$ROOT/var"
+mkdir -p "$VAR"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+APT_PACKAGES=(
+  kamailio kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules
+  kamailio-json-modules kamailio-extra-modules kamailio-utils-modules
+  sip-tester mariadb-server mariadb-client redis-server
+  python3-venv python3-dev build-essential openssl curl
+)
+
+install_apt() {
+  local missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then say "apt: all packages present"; return; fi
+  say "apt: installing ${missing[*]}"
+  as_root apt-get update -q
+  # policy-rc.d keeps the packages from starting their own daemons; we start what we need below.
+  as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+  as_root rm -f /usr/sbin/policy-rc.d
+}
+
+start_mariadb() {
+  if mysqladmin -h 127.0.0.1 -u root ping >/dev/null 2>&1; then say "mariadb: already running"; return; fi
+  say "mariadb: starting"
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-system-running >/dev/null 2>&1; then
+    as_root systemctl start mariadb
+  else
+    as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld || true
+    as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+  fi
+  for _ in $(seq 1 60); do mysqladmin -h 127.0.0.1 -u root ping >/dev/null 2>&1 && return; sleep 0.5; done
+  echo "mariadb did not start" >&2; exit 1
+}
+
+start_redis() {
+  if redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then say "redis: already running"; return; fi
+  say "redis: starting"
+  as_root mkdir -p /var/lib/redis /var/log/redis
+  as_root redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/controlplane.log
+  for _ in $(seq 1 40); do redis-cli -h 127.0.0.1 ping >/dev/null 2>&1 && return; sleep 0.25; done
+  echo "redis did not start" >&2; exit 1
+}
+
+install_python() {
+  if [ ! -x "$VENV/bin/python" ]; then say "python: creating $VENV"; "$PY" -m venv "$VENV"; fi
+  local stamp="$VENV/.installed-$(sha1sum pyproject.toml | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    say "python: installing controlplane and its dependencies"
+    "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
+    "$VENV/bin/pip" install -q -e ".[dev]"
+    touch "$stamp"
+  else
+    say "python: dependencies up to date"
+  fi
+  if ! "$VENV/bin/python" -c "import ESL" >/dev/null 2>&1; then
+    # python-ESL's SWIG bindings only build with SWIG 3.0.12 (from PyPI, into the venv's bin).
+    say "python: building python-ESL with SWIG 3.0.12"
+    "$VENV/bin/pip" install -q "swig==3.0.12"
+    PATH="$VENV/bin:$PATH" "$VENV/bin/pip" install -q --no-build-isolation python-ESL
+  fi
+}
+
+prepare_database() {
+  say "database: migrations and Kamailio tables"
+  "$VENV/bin/controlplane" db upgrade
+}
+
+ensure_admin() {
+  "$VENV/bin/controlplane" user ensure-admin
+}
+
+install_all() {
+  install_apt
+  start_mariadb
+  start_redis
+  install_python
+}
+
+start_web() {
+  if [ -f "$VAR/web.pid" ] && kill -0 "$(cat "$VAR/web.pid")" 2>/dev/null; then
+    say "web: already running (pid $(cat "$VAR/web.pid"))"; return
+  fi
+  say "web: starting on ${CP_WEB_HOST:-127.0.0.1}:${CP_WEB_PORT:-8080} (log: var/web.log)"
+  nohup "$VENV/bin/controlplane" web >"$VAR/web.log" 2>&1 &
+  echo $! >"$VAR/web.pid"
+}
+
+case "${1:-}" in
+  install)
+    install_all ;;
+  up)
+    install_all
+    prepare_database
+    ensure_admin
+    start_web
+    say "stack is up: MariaDB, Redis, web ($(cat "$VAR/web.pid"))" ;;
+  test)
+    install_all
+    shift
+    say "tests: ruff, then pytest"
+    "$VENV/bin/ruff" check controlplane tests bench
+    exec "$VENV/bin/python" -m pytest "$@" ;;
+  *)
+    echo "usage: $0 up|test|install" >&2; exit 2 ;;
+esac
