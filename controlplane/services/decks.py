@@ -76,7 +76,8 @@ def _resolve_trunks(session: Session, lines: list[DeckLine], errors: list[tuple[
     names = {line.trunk for line in lines if line.trunk}
     if not names:
         return {}
-    known = {n: i for n, i in session.execute(select(CarrierTrunk.name, CarrierTrunk.id).where(CarrierTrunk.name.in_(names)))}
+    query = select(CarrierTrunk.name, CarrierTrunk.id).where(CarrierTrunk.name.in_(names))
+    known = {trunk_name: trunk_id for trunk_name, trunk_id in session.execute(query)}
     errors.extend((line.line, f"unknown trunk {line.trunk!r}") for line in lines
                   if line.trunk and line.trunk not in known)
     return known
