@@ -45,7 +45,9 @@ def clean_db(db_url: str) -> str:
 
 @pytest.fixture()
 def session(clean_db: str) -> Session:
-    s = sessionmaker(bind=get_engine(clean_db), expire_on_commit=False)()
+    # READ COMMITTED so a test sees what the processes it drives have committed since.
+    engine = get_engine(clean_db).execution_options(isolation_level="READ COMMITTED")
+    s = sessionmaker(bind=engine, expire_on_commit=False)()
     yield s
     s.rollback()
     s.close()
