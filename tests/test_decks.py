@@ -84,7 +84,10 @@ def test_import_is_all_or_nothing_and_replaces_atomically(session) -> None:
 
 def test_unknown_trunk_name_is_a_line_error_and_known_one_is_stored(session) -> None:
     create_carrier(session, name="carrA", host="192.0.2.1")
-    text = "prefix,destination,rate,initblock,billingblock,connectcharge,trunk\n1,US,0.01,1,1,0,carrA\n2,X,0.01,1,1,0,nope\n"
+    text = (
+        "prefix,destination,rate,initblock,billingblock,connectcharge,trunk\n"
+        "1,US,0.01,1,1,0,carrA\n2,X,0.01,1,1,0,nope\n"
+    )
     with pytest.raises(Invalid) as err:
         import_deck(session, "pinned", text.splitlines(keepends=True))
     assert err.value.errors == ["line 3: unknown trunk 'nope'"]
@@ -97,13 +100,15 @@ def test_export_round_trips(session) -> None:
     import_deck(session, "retail", text.splitlines(keepends=True))
     exported = "".join(export_deck(session, "retail"))
     import_deck(session, "copy", exported.splitlines(keepends=True))
-    a = [(r.prefix, r.destination, r.rate, r.init_block, r.billing_block, r.connect_charge, r.grace,
-          r.free_seconds, r.surcharge_pct, r.rate_first) for r in DeckCache(0).index(session, _id(session, "retail")).rows()]
-    b = [(r.prefix, r.destination, r.rate, r.init_block, r.billing_block, r.connect_charge, r.grace,
-          r.free_seconds, r.surcharge_pct, r.rate_first) for r in DeckCache(0).index(session, _id(session, "copy")).rows()]
-    assert sorted(a) == sorted(b)
+    assert sorted(_rows(session, "retail")) == sorted(_rows(session, "copy"))
     assert exported.splitlines()[0] == "prefix,destination,rate,initblock,billingblock,connectcharge,grace," \
         "free_seconds,surcharge,rate_first,trunk"
+
+
+def _rows(session, name: str) -> list[tuple]:
+    index = DeckCache(0).index(session, _id(session, name))
+    return [(r.prefix, r.destination, r.rate, r.init_block, r.billing_block, r.connect_charge, r.grace,
+             r.free_seconds, r.surcharge_pct, r.rate_first) for r in index.rows()]
 
 
 def _id(session, name: str) -> int:
