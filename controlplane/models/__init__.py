@@ -9,9 +9,10 @@ from controlplane.models.carriers import (
     TrunkGroup,
     TrunkGroupMember,
 )
+from controlplane.models.cdrs import Cdr
 from controlplane.models.dids import Did, DidDestination
 from controlplane.models.ledger import LedgerEntry, LedgerKind
-from controlplane.models.rating import DeckKind, Offer, Plan, PlanDeck, Rate, RateDeck
+from controlplane.models.rating import BlockedPrefix, DeckKind, Offer, Plan, PlanDeck, Rate, RateDeck
 from controlplane.models.sip import SipAccount, SipAccountKind
 from controlplane.models.tenancy import (
     ApiKey,
@@ -26,8 +27,34 @@ from controlplane.models.tenancy import (
 )
 
 __all__ = [
-    "ApiKey", "AuditLog", "AuthMode", "Base", "BillingType", "Carrier", "CarrierTrunk", "DeckKind", "Did",
-    "DidDestination", "LedgerEntry", "LedgerKind", "Offer", "Plan", "PlanDeck", "Rate", "RateDeck", "Role",
-    "SipAccount", "SipAccountKind", "Status", "Tenant", "TenantKind", "TenantRole", "TrunkAddress",
-    "TrunkGroup", "TrunkGroupMember", "User",
+    "ApiKey",
+    "AuditLog",
+    "AuthMode",
+    "Base",
+    "BillingType",
+    "BlockedPrefix",
+    "Carrier",
+    "CarrierTrunk",
+    "Cdr",
+    "DeckKind",
+    "Did",
+    "DidDestination",
+    "LedgerEntry",
+    "LedgerKind",
+    "Offer",
+    "Plan",
+    "PlanDeck",
+    "Rate",
+    "RateDeck",
+    "Role",
+    "SipAccount",
+    "SipAccountKind",
+    "Status",
+    "Tenant",
+    "TenantKind",
+    "TenantRole",
+    "TrunkAddress",
+    "TrunkGroup",
+    "TrunkGroupMember",
+    "User",
 ]

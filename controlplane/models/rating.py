@@ -79,3 +79,13 @@ class Offer(Timestamped, Base):
     days: Mapped[int] = mapped_column(Integer)
     starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class BlockedPrefix(Timestamped, Base):
+    """A destination prefix nobody may call (premium-rate, known fraud targets)."""
+
+    __tablename__ = "blocked_prefixes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    note: Mapped[str | None] = mapped_column(String(255))

@@ -40,6 +40,11 @@ class SipAccount(Timestamped, Base):
     rate_deck_id: Mapped[int | None] = mapped_column(ForeignKey("rate_decks.id"))
     record_calls: Mapped[bool] = mapped_column(Boolean, default=False)
     webphone_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Comma-separated number prefixes this account may not call, and caller-ID prefix lists
+    # (an empty allow list allows any caller ID).
+    restricted_prefixes: Mapped[str] = mapped_column(String(1024), default="")
+    callerid_allow: Mapped[str] = mapped_column(String(1024), default="")
+    callerid_deny: Mapped[str] = mapped_column(String(1024), default="")
     # Customer trunk source address (IP or host) when kind == trunk.
     source_ip: Mapped[str | None] = mapped_column(String(64))
 

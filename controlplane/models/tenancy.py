@@ -62,6 +62,9 @@ class Tenant(Timestamped, Base):
     credit_limit: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))
     monthly_spend_cap: Mapped[Decimal | None] = mapped_column(Money)
     low_balance_threshold: Mapped[Decimal | None] = mapped_column(Money)
+    # Comma-separated country codes; an empty allow list allows every country not denied.
+    allowed_country_codes: Mapped[str] = mapped_column(String(1024), default="")
+    denied_country_codes: Mapped[str] = mapped_column(String(1024), default="")
     max_sip_accounts: Mapped[int | None] = mapped_column(Integer)
     max_concurrent_calls: Mapped[int | None] = mapped_column(Integer)
     max_dids: Mapped[int | None] = mapped_column(Integer)
