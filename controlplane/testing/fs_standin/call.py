@@ -48,6 +48,8 @@ class CallSpec:
     destination: str = "+4930555001"
     sip_headers: dict[str, str] = field(default_factory=dict)
     caller_hangs_up_after: float | None = None
+    # The caller's ACK races with CHANNEL_BRIDGE in reality (c:1340 before it, b:984 after it).
+    ack_before_bridge: bool = False
     caller_host: str = "127.0.0.1"
     caller_port: int = 5070
 
@@ -320,8 +322,6 @@ class Call:
                 ch.ack_vars()
                 v.set("last_sent_callee_id_name", "Outbound Call")
                 v.set("last_sent_callee_id_number", self._leg_number(b.endpoint))
-            elif self.current_app is not None and self.current_app != "bridge":
-                v.set("current_application", v.get("current_application"))
             if caller_bye:
                 self.caller_bye = True
                 v.set("sip_term_status", "200")
@@ -454,19 +454,24 @@ class Call:
                                lambda: self.request_hangup("NORMAL_CLEARING", caller_bye=True))
 
     # ----------------------------------------------------------------------------- apps
-    def execute(self, app: str, arg: str | None, event_uuid: str | None) -> None:
+    def execute(self, app: str, arg: str | None, event_uuid: str | None, on_answer: bool = False) -> None:
         known = {"answer", "set", "export", "playback", "bridge", "sched_hangup", "hangup", "respond", "sleep",
                  "pre_answer", "ring_ready", "park", "echo", "unset"}
         if app not in known:  # fact 30: no CHANNEL_EXECUTE, hangup DESTINATION_OUT_OF_ORDER (l:283)
+            with self.lock:
+                self.chan.vars.set("current_loop", "1")
+                self.chan.vars.set("total_loops", "1")
+                self.last_app = (app, arg)
             self.request_hangup("DESTINATION_OUT_OF_ORDER")
             return
         app_uuid = event_uuid or new_uuid()
         ch = self.chan
         with self.lock:
-            if self.times["answer"] is not None:
+            if self.times["answer"] is not None and not on_answer:
                 ch.ack_vars()
-            ch.vars.set("current_loop", "1")
-            ch.vars.set("total_loops", "1")
+            if not on_answer:  # loops come from mod_event_socket's sendmsg, not execute_on_answer (f2:1052)
+                ch.vars.set("current_loop", "1")
+                ch.vars.set("total_loops", "1")
             ch.vars.set("current_application", app)
             ch.vars.set("current_application_data", arg)
             ch.vars.set("current_application_response", None)
@@ -477,6 +482,9 @@ class Call:
         if arg is not None:
             tail_exec.append(("Application-Data", arg))
         self.chan_event("CHANNEL_EXECUTE", tail=tail_exec + [("Application-UUID", app_uuid)])
+        if app != "answer":  # every app but answer re-sets it first (a:965, c:336, b:332)
+            with self.lock:
+                ch.vars.set("current_application", ch.vars.get("current_application"))
         response = "_none_"
         try:
             response = getattr(self, "_app_" + app)(arg or "")
@@ -486,9 +494,10 @@ class Call:
             self.current_app = None
         self.chan_event("CHANNEL_EXECUTE_COMPLETE",
                         tail=tail_exec + [("Application-Response", response), ("Application-UUID", app_uuid)])
-        with self.lock:
-            ch.vars.set("current_loop", None)
-            ch.vars.set("total_loops", None)
+        if not on_answer:
+            with self.lock:
+                ch.vars.set("current_loop", None)
+                ch.vars.set("total_loops", None)
 
     def _check(self) -> None:
         if self.hungup:
@@ -514,7 +523,6 @@ class Call:
 
     def _app_set(self, arg: str) -> str:
         with self.lock:
-            self.chan.vars.set("current_application", self.chan.vars.get("current_application"))
             if "=" in arg:
                 k, val = arg.split("=", 1)
                 self.chan.vars.set(k, val if val != "" else None)
@@ -540,8 +548,6 @@ class Call:
         return "_none_"
 
     def _app_sched_hangup(self, arg: str) -> str:
-        with self.lock:
-            self.chan.vars.set("current_application", self.chan.vars.get("current_application"))
         self.node.sched_hangup(self, arg)
         return "_none_"
 
@@ -596,15 +602,13 @@ class Call:
     def _leg_number(endpoint: str) -> str:
         return Leg(endpoint).number
 
-    def _legs_value(self, uuids: list[tuple[str, str]], suffixes: list[str]) -> str:
-        items = [f"{u};{s}" for (u, _), s in zip(uuids, suffixes)]
-        return items[0] if len(items) == 1 else "ARRAY::" + "|:".join(items)
+    def _legs_items(self, uuids: list[tuple[str, str]], suffixes: list[str]) -> list[str]:
+        return [f"{u};{s}" for (u, _), s in zip(uuids, suffixes)]
 
     def _app_bridge(self, arg: str) -> str:
         self._check()
         v = self.chan.vars
         with self.lock:
-            v.set("current_application", v.get("current_application"))
             glob, groups = parse_dial_string(arg)
             try:
                 call_timeout = int(glob.get("call_timeout") or v.get("call_timeout") or 60)
@@ -643,7 +647,7 @@ class Call:
                     break
                 if ring_at is not None and not leg_rang and now >= ring_at and (answer_at is None or now < answer_at):
                     leg_rang = True
-                    self._on_ring(b_uuid, leg, first=not rang, legs=legs_so_far)
+                    self._on_ring(b_uuid, leg, first=not rang and gi == 0, legs=legs_so_far)
                     rang = True
                     continue
                 if answer_at is not None and now >= answer_at and now < deadline:
@@ -704,6 +708,14 @@ class Call:
     def _on_ring(self, b_uuid: str, leg: Leg, first: bool, legs: list[tuple[str, str]]) -> None:
         """Far end's 180 -> A's CHANNEL_PROGRESS (b:332; c:868 on the second leg)."""
         with self.lock:
+            self.chan.profile.callee_name = "Outbound Call"
+            self.chan.profile.callee_number = leg.number
+            now = self.clock.now()
+            if self.times["progress"] is None:
+                self.times["progress"] = now
+                self.chan.profile.progress = now
+            if self.times["answer"] is not None:  # i1: A already answered, the 180 changes nothing on A
+                return
             v = self.chan.vars
             if first:
                 v.set("originate_disposition", "failure")
@@ -716,10 +728,7 @@ class Call:
             if self.times["progress"] is None:
                 self.times["progress"] = now
                 self.chan.profile.progress = now
-            self.chan.profile.callee_name = "Outbound Call"
-            self.chan.profile.callee_number = leg.number
-        if self.times["answer"] is None:
-            self.chan_event("CHANNEL_PROGRESS")
+        self.chan_event("CHANNEL_PROGRESS")
 
     def _nonfinal_failure(self, final: tuple[str, int | None], legs: list[tuple[str, str]],
                           causes: list[str]) -> None:
@@ -734,7 +743,7 @@ class Call:
             v.set("last_bridge_proto_specific_hangup_cause", f"sip:{code}")
         v.set("originate_disposition", cause)
         v.set("DIALSTATUS", dialstatus(cause))
-        v.set("originate_causes", self._legs_value(legs[:len(causes)], causes))
+        v.set_array("originate_causes", self._legs_items(legs[:len(causes)], causes))
 
     def _bridge_failed(self, final: tuple[str, int | None], legs: list[tuple[str, str]], causes: list[str],
                        leg_rang: bool) -> str:
@@ -756,7 +765,7 @@ class Call:
                 v.set("last_bridge_proto_specific_hangup_cause", f"sip:{code}")
             v.set("originate_disposition", cause)
             v.set("DIALSTATUS", dialstatus(cause))
-            v.set("originate_causes", self._legs_value(legs, causes))
+            v.set_array("originate_causes", self._legs_items(legs, causes))
             v.set("originate_failed_cause", cause)
             cof = (v.get("continue_on_fail") or "").strip()
         keep = cause == "NO_ANSWER" or cof.lower() == "true" or cause in [c.strip() for c in cof.split(",")]
@@ -772,29 +781,36 @@ class Call:
         with self.lock:
             ch.profile.callee_name = "Outbound Call"
             ch.profile.callee_number = leg.number
-        if self.times["answer"] is None:
+        pre_answered = self.times["answer"] is not None
+        if not pre_answered:
             self._answer(for_bridge=True)
+        else:  # i1:1647 answered before the bridge: only the far end's SDP arrives
+            with self.lock:
+                if len(legs) == 1:
+                    v.set("originated_legs", f"{att.uuid};Outbound Call;{leg.number}")
+                v.set("switch_m_sdp", v.get("switch_r_sdp"))
+                v.set("video_media_flow", "inactive")
+                v.set("text_media_flow", "inactive")
+                v.set("audio_media_flow", v.get("audio_media_flow"))
         eoa = v.get("execute_on_answer")
         if eoa:
             app, _, a = eoa.partition(" ")
             saved = (self.current_app, self.last_app)
-            self.execute(app, a or None, None)
+            self.execute(app, a or None, None, on_answer=True)
             with self.lock:
                 self.current_app = saved[0]
                 self.last_app = saved[1]
-                v.set("current_loop", "1")
-                v.set("total_loops", "1")
         if self.hungup:
             raise _Hangup()
         now = self.clock.now()
         with self.lock:
-            v.set("endpoint_disposition", "ANSWER")
             v.set("originate_disposition", "SUCCESS")
             v.set("DIALSTATUS", "SUCCESS")
-            v.set("originate_causes", self._legs_value(legs, causes + ["NONE"]))
+            v.set_array("originate_causes", self._legs_items(legs, causes + ["NONE"]))
             v.set("signal_bond", att.uuid)
             v.set("originate_signal_bond", None)
-            ch.ack_vars()
+            if self.spec.ack_before_bridge:
+                ch.ack_vars()
             self.times["bridge"] = now
             ch.profile.bridged = now
             a = ch.profile

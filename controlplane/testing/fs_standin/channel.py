@@ -51,6 +51,14 @@ class Vars:
         if value is not None:
             self._d[name] = str(value)
 
+    def set_array(self, name: str, items: list[str]) -> None:
+        """Array-valued variables are pushed in place (SWITCH_STACK_PUSH): position kept (c:1494)."""
+        value = items[0] if len(items) == 1 else "ARRAY::" + "|:".join(items)
+        if name in self._d:
+            self._d[name] = value
+        else:
+            self._d[name] = value
+
     def get(self, name: str, default: str | None = None) -> str | None:
         return self._d.get(name, default)
 
