@@ -91,5 +91,9 @@ class EslApp:
 
     def close(self) -> None:
         if self.conn:
+            try:
+                self.conn.shutdown(socket.SHUT_RDWR)  # wake our reader thread; peer sees FIN
+            except OSError:
+                pass
             self.conn.close()
         self.lsock.close()
