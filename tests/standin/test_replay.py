@@ -7,6 +7,7 @@ header names in order. The linger notice may move relative to HANGUP_COMPLETE / 
 
 from __future__ import annotations
 
+import queue
 import re
 import socket
 import threading
@@ -153,7 +154,7 @@ def run_scenario(name: str):
     while True:
         try:
             m = app.next(15)
-        except Exception:
+        except queue.Empty:
             break
         if m is None:
             break
@@ -177,8 +178,7 @@ def _names(headers) -> tuple[list[str], list[str]]:
 def test_replay(name: str) -> None:
     if not (REF / SCENARIOS[name][0]).exists():
         pytest.skip("reference transcripts not available")
-    ref, ref_kinds, got_kinds, received, call = run_scenario(name)
-    ref_kinds = [k for k in ref_kinds]
+    ref, ref_kinds, got_kinds, received, _call = run_scenario(name)
     assert _strip(got_kinds) == _strip(ref_kinds)
     assert [k for k in got_kinds if k in ORDER_FLEX] == [k for k in ref_kinds if k in ORDER_FLEX]
     ref_events = [m for m in ref.messages if m.direction == "<<" and m.content_type == "text/event-plain"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import threading
 import time
 import uuid as uuidlib
 from collections.abc import Callable
+from typing import Self
 
 from . import wire
 from .call import Attempt, Call, CallSpec
@@ -50,7 +50,7 @@ class FreeSwitchStandIn:
     def inbound_port(self) -> int | None:
         return self.inbound.port if self.inbound else None
 
-    def start(self) -> FreeSwitchStandIn:
+    def start(self) -> Self:
         from .inbound import InboundServer
 
         self.alive = True
@@ -87,7 +87,7 @@ class FreeSwitchStandIn:
         self.info = NodeInfo(str(uuidlib.uuid4()), self.hostname)
         self.start()
 
-    def __enter__(self) -> FreeSwitchStandIn:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -347,4 +347,3 @@ class FreeSwitchStandIn:
             threading.Thread(target=post_b_leg, args=(self, call, att), daemon=True).start()
 
 
-_ = re  # keep import for future parsing helpers

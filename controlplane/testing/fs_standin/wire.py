@@ -20,7 +20,7 @@ def url_encode(value: str) -> str:
         if b in _SAFE:
             out.append(chr(b))
         else:
-            out.append("%%%02X" % b)
+            out.append(f"%{b:02X}")
     return "".join(out)
 
 
