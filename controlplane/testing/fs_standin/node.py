@@ -1,0 +1,349 @@
+"""The simulated media node: places calls, answers commands and api, runs timers, posts CDRs."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid as uuidlib
+from collections.abc import Callable
+from typing import Self
+
+from . import wire
+from .call import Attempt, Call, CallSpec
+from .channel import NodeInfo
+from .clock import StandInClock
+from .farend import FarEndRegistry
+
+
+class FreeSwitchStandIn:
+    """A FreeSWITCH 1.10.12 stand-in speaking outbound and inbound ESL (see README.md)."""
+
+    def __init__(self, controller: tuple[str, int] = ("127.0.0.1", 8084), inbound_port: int | None = 0,
+                 password: str = "ClueCon", time_scale: float = 1.0, cdr_url: str | None = None,
+                 hostname: str = "fs-node-1", clock: StandInClock | None = None,
+                 cdr_retries: int = 2, cdr_delay: float = 1.0, cdr_timeout: float = 2.0,
+                 cdr_error_dir: str | None = None, inbound_host: str = "127.0.0.1") -> None:
+        self.controller = controller
+        self.clock = clock or StandInClock(time_scale)
+        self.password = password
+        self.hostname = hostname
+        self.cdr_url = cdr_url
+        self.cdr_retries, self.cdr_delay, self.cdr_timeout = cdr_retries, cdr_delay, cdr_timeout
+        self.cdr_error_dir = cdr_error_dir
+        self.far_ends = FarEndRegistry()
+        self.info = NodeInfo(str(uuidlib.uuid4()), hostname)
+        self._lock = threading.RLock()
+        self._session_id = 0
+        self.calls: list[Call] = []
+        self.channels: dict[str, Call] = {}
+        self.b_legs: dict[str, tuple[Call, Attempt]] = {}
+        self._want_inbound_port = inbound_port
+        self._inbound_host = inbound_host
+        self.inbound = None
+        self.alive = False
+        self.cdr_posts: list[dict] = []
+
+    # ----------------------------------------------------------------------------- lifecycle
+    @property
+    def inbound_port(self) -> int | None:
+        return self.inbound.port if self.inbound else None
+
+    def start(self) -> Self:
+        from .inbound import InboundServer
+
+        self.alive = True
+        if self._want_inbound_port is not None:
+            self.inbound = InboundServer(self, self._inbound_host, self._want_inbound_port)
+            self.inbound.start()
+            self._want_inbound_port = self.inbound.port  # keep the port across restart_node()
+        return self
+
+    def stop(self) -> None:
+        self.stop_node()
+
+    def stop_node(self) -> None:
+        """The whole media node dies: sockets closed, inbound server gone, calls vanish, no CDRs."""
+        with self._lock:
+            self.alive = False
+            calls = list(self.channels.values())
+            self.channels.clear()
+            self.b_legs.clear()
+        for c in calls:
+            with c.cond:
+                c.vanished = True
+                c.session_dead = True
+                c.cond.notify_all()
+            c._close_socket()
+            c.done.set()
+        if self.inbound:
+            self.inbound.stop()
+            self.inbound = None
+
+    def restart_node(self) -> None:
+        """An empty node comes back (new Core-UUID, same inbound port)."""
+        self.stop_node()
+        self.info = NodeInfo(str(uuidlib.uuid4()), self.hostname)
+        self.start()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def next_session_id(self) -> int:
+        with self._lock:
+            self._session_id += 1
+            return self._session_id
+
+    # ----------------------------------------------------------------------------- calls
+    def place_call(self, spec: CallSpec | None = None) -> Call:
+        """A SIP call arrives; the dialplan runs ``socket <controller> async full``."""
+        if not self.alive:
+            raise RuntimeError("node is down")
+        call = Call(self, spec or CallSpec())
+        with self._lock:
+            self.calls.append(call)
+            self.channels[call.uuid] = call
+        call.start()
+        return call
+
+    def channel_gone(self, call: Call) -> None:
+        with self._lock:
+            self.channels.pop(call.uuid, None)
+
+    def register_b_leg(self, call: Call, att: Attempt) -> None:
+        with self._lock:
+            self.b_legs[att.uuid] = (call, att)
+
+    def find(self, uuid: str) -> Call | None:
+        with self._lock:
+            c = self.channels.get(uuid)
+            if c is not None and not c.hungup:
+                return c
+            return None
+
+    def schedule(self, sim_delay: float, fn: Callable[[], object]) -> threading.Timer:
+        t = threading.Timer(self.clock.real(sim_delay), fn)
+        t.daemon = True
+        t.start()
+        return t
+
+    def sched_hangup(self, call: Call, arg: str) -> None:
+        """sched_hangup [+]N [cause]: whole-second scheduler, fires at floor(now)+N (fact 26)."""
+        parts = arg.split()
+        if not parts:
+            return
+        when = parts[0]
+        cause = parts[1] if len(parts) > 1 else "ALLOTTED_TIMEOUT"
+        now = self.clock.now()
+        try:
+            n = int(when.lstrip("+"))
+        except ValueError:
+            return
+        fire = math.floor(now) + n if when.startswith("+") else float(n)
+        self.schedule(max(0.0, fire - now), lambda: call.request_hangup(cause))
+
+    # ----------------------------------------------------------------------------- events for inbound
+    def publish(self, name: str, headers: list[tuple[str, str]], body: str | None) -> None:
+        if self.inbound:
+            self.inbound.publish(name, headers, body)
+
+    # ----------------------------------------------------------------------------- outbound commands
+    def handle_outbound_command(self, call: Call, headers: list[tuple[str, str]], body: bytes) -> None:
+        first = headers[0][0] if headers else ""
+        line = first if not headers[0][1] else f"{headers[0][0]}: {headers[0][1]}"
+        hd = {k: v for k, v in headers[1:]}
+        cmd, _, rest = line.partition(" ")
+        send = call.send
+        if cmd == "connect":
+            with call.lock:
+                hdrs = call.chan.channel_data(self.clock.now())
+            hdrs += [("Content-Type", "command/reply"), ("Reply-Text", "+OK\n"), ("Socket-Mode", "async"),
+                     ("Control", "full")]
+            send("".join(f"{k}: {wire.url_encode(v)}\n" for k, v in hdrs).encode() + b"\n")
+            call.after_connect()
+        elif cmd == "myevents":
+            if call.myevents:
+                send(wire.command_reply("-ERR aready enabled."))
+            else:
+                call.myevents = True
+                send(wire.command_reply("+OK Events Enabled"))
+        elif cmd == "event":
+            toks = rest.split()
+            if toks and toks[0] in ("plain", "json", "xml"):
+                toks = toks[1:]
+            call.event_names.update(toks)
+            send(wire.command_reply("+OK event listener enabled plain"))
+        elif cmd == "noevents":
+            call.event_names.clear()
+            call.myevents = False
+            send(wire.command_reply("+OK no longer listening for events"))
+        elif cmd == "filter":
+            k, _, v = rest.partition(" ")
+            call.filters.append((k, v))
+            send(wire.command_reply(f"+OK filter added. [{k}]=[{v}]"))
+        elif cmd == "linger":
+            if rest.strip():
+                call.linger = int(rest.strip())
+                send(wire.command_reply(f"+OK will linger {call.linger} seconds"))
+            else:
+                call.linger = -1
+                send(wire.command_reply("+OK will linger"))
+        elif cmd == "nolinger":
+            call.linger = None
+            send(wire.command_reply("+OK will not linger"))
+        elif cmd == "exit":
+            call.do_exit()
+        elif cmd == "getvar":
+            with call.lock:
+                val = call.chan.vars.get(rest.strip())
+            send(wire.command_reply(val if val else "-ERR command not found"))
+        elif cmd == "api":
+            send(wire.api_response(self.api(rest)))
+        elif cmd == "bgapi":
+            self._bgapi(rest, hd.get("Job-UUID"), call.send, owner=call)
+        elif cmd == "sendmsg":
+            self._sendmsg(call, hd, body)
+        else:
+            send(wire.command_reply("-ERR command not found"))
+
+    def _bgapi(self, rest: str, job: str | None, send: Callable[[bytes], None], owner: Call | None = None,
+               deliver: Callable[[list[tuple[str, str]], str], None] | None = None) -> None:
+        job = job or str(uuidlib.uuid4())
+        send(wire.command_reply(f"+OK Job-UUID: {job}", [("Job-UUID", job)]))
+        cmd, _, arg = rest.strip().partition(" ")
+
+        def run() -> None:
+            result = self.api(rest)
+            from .channel import base_headers
+
+            hdrs = base_headers(self.info, "BACKGROUND_JOB", self.clock.now())
+            hdrs += [("Job-UUID", job)]
+            if owner is not None:
+                hdrs.append(("Job-Owner-UUID", owner.uuid))
+            hdrs += [("Job-Command", cmd), ("Job-Command-Arg", arg)]
+            if owner is not None:
+                owner.emit("BACKGROUND_JOB", hdrs, result)
+            elif deliver is not None:
+                deliver(hdrs, result)
+
+        threading.Thread(target=run, daemon=True).start()
+
+    def _sendmsg(self, call: Call, hd: dict[str, str], body: bytes) -> None:
+        call.send(wire.command_reply("+OK"))
+        kind = hd.get("call-command")
+        if kind not in ("execute", "hangup"):
+            return  # l:268: +OK, no effect
+        cmd = dict(hd)
+        if body:
+            cmd["_body"] = body.decode("utf-8", "replace")
+        with call.cond:
+            if call.hungup or call.channel_destroyed:
+                return  # d4:1313 +OK after the channel is gone
+            call.queue.append(cmd)
+            call.cond.notify_all()
+
+    # ----------------------------------------------------------------------------- api
+    def api(self, line: str) -> str:
+        """Run an api command; bodies as FreeSWITCH returns them (fact 6, 25, 30)."""
+        cmd, _, arg = line.strip().partition(" ")
+        args = arg.split()
+        if cmd == "uuid_getvar":
+            if len(args) < 2:
+                return "-USAGE: <uuid> <var> [<timeout>]\n"
+            c = self.find(args[0])
+            if c is None:
+                return "-ERR No such channel!\n"
+            with c.lock:
+                val = c.chan.vars.get(args[1])
+            return val if val is not None else "_undef_"
+        if cmd == "uuid_exists":
+            return "true" if args and self.find(args[0]) else "false"
+        if cmd == "uuid_kill":
+            c = self.find(args[0]) if args else None
+            if c is None:
+                return "-ERR No such channel!\n"
+            cause = args[1] if len(args) > 1 else "NORMAL_CLEARING"
+            threading.Thread(target=c.request_hangup, args=(cause,), daemon=True).start()
+            return "+OK\n"
+        if cmd == "sched_hangup":
+            if len(args) < 2:
+                return "-USAGE: [+]<time> <uuid> [<cause>]\n"
+            c = self.find(args[1])
+            if c is None:
+                return "-ERR No such channel!\n"
+            self.sched_hangup(c, " ".join([args[0]] + args[2:]))
+            return "+OK\n"
+        if cmd == "show":
+            return self._show(arg)
+        if cmd == "status":
+            return f"UP 0 years, 0 days\nFreeSWITCH ({self.hostname}) is ready\n{len(self.channels)} session(s)\n"
+        if cmd == "hostname":
+            return self.hostname
+        return f"-ERR {cmd} Command not found!\n"
+
+    def _rows(self) -> list[dict[str, str]]:
+        rows = []
+        with self._lock:
+            calls = [c for c in self.channels.values() if not c.hungup]
+        for c in calls:
+            with c.lock:
+                p = c.chan.profile
+                v = c.chan.vars
+                rows.append({
+                    "uuid": c.uuid, "direction": "inbound",
+                    "created": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(p.created)),
+                    "created_epoch": str(int(p.created)), "name": p.channel_name, "state": c.chan.state,
+                    "cid_name": p.caller_id_name, "cid_num": p.caller_id_number, "ip_addr": p.network_addr,
+                    "dest": p.destination, "application": v.get("current_application") or "",
+                    "application_data": v.get("current_application_data") or "", "dialplan": "XML",
+                    "context": "public", "read_codec": "PCMU" if c.chan.media else "",
+                    "read_rate": "8000" if c.chan.media else "", "read_bit_rate": "64000" if c.chan.media else "",
+                    "write_codec": "PCMU" if c.chan.media else "", "write_rate": "8000" if c.chan.media else "",
+                    "write_bit_rate": "64000" if c.chan.media else "", "secure": "", "hostname": self.hostname,
+                    "presence_id": v.get("presence_id") or "", "presence_data": "", "accountcode": "",
+                    "callstate": c.chan.call_state, "callee_name": p.callee_name or "",
+                    "callee_num": p.callee_number or "", "callee_direction": "", "call_uuid": "",
+                    "sent_callee_name": "", "sent_callee_num": "", "initial_cid_name": p.caller_id_name,
+                    "initial_cid_num": p.caller_id_number, "initial_ip_addr": p.network_addr,
+                    "initial_dest": p.destination, "initial_dialplan": "XML", "initial_context": "public",
+                })
+        return rows
+
+    def _show(self, arg: str) -> str:
+        a = arg.strip().split()
+        rows = self._rows()
+        what = a[0] if a else ""
+        if what in ("calls", "channels") and "count" in a:
+            return f"\n{len(rows)} total.\n"  # h-in:42-47
+        if what in ("calls", "channels") and a[-2:] == ["as", "json"]:
+            if not rows:
+                return json.dumps({"row_count": 0}) + "\n"
+            return json.dumps({"row_count": len(rows), "rows": rows}) + "\n"
+        if what in ("calls", "channels"):
+            if not rows:
+                return "\n0 total.\n"
+            cols = list(rows[0].keys())
+            out = [",".join(cols)] + [",".join(r[k] for k in cols) for r in rows]
+            return "\n".join(out) + f"\n\n{len(rows)} total.\n"
+        return "-USAGE: codec|endpoint|application|api|dialplan|file|timer|calls [count]|channels [count|like " \
+               "<match string>]|calls|detailed_calls|bridged_calls|detailed_bridged_calls|aliases|complete|" \
+               "chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n"
+
+    # ----------------------------------------------------------------------------- CDR
+    def post_cdr(self, call: Call, b_leg: bool) -> None:
+        if self.cdr_url and self.alive:
+            from .jsoncdr import post_a_leg
+
+            post_a_leg(self, call)
+
+    def post_b_leg_cdr(self, call: Call, att: Attempt) -> None:
+        if self.cdr_url and self.alive:
+            from .jsoncdr import post_b_leg
+
+            threading.Thread(target=post_b_leg, args=(self, call, att), daemon=True).start()
+
+
