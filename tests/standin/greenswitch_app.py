@@ -6,8 +6,8 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import gevent
-import greenswitch
+import gevent  # noqa: E402 - after monkey-patching
+import greenswitch  # noqa: E402
 
 
 class App:

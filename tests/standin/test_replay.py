@@ -184,7 +184,7 @@ def test_replay(name: str) -> None:
     ref_events = [m for m in ref.messages if m.direction == "<<" and m.content_type == "text/event-plain"]
     got_events = [m for m in received if m.content_type == "text/event-plain"]
     assert len(ref_events) == len(got_events)
-    for r, g in zip(ref_events, got_events):
+    for r, g in zip(ref_events, got_events, strict=True):
         rn, rv = _names(r.event_headers)
         gn, gv = _names(g.event)
         ctx = f"{name} {r.event_name} (ref line {r.line})"

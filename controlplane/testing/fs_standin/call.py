@@ -603,7 +603,7 @@ class Call:
         return Leg(endpoint).number
 
     def _legs_items(self, uuids: list[tuple[str, str]], suffixes: list[str]) -> list[str]:
-        return [f"{u};{s}" for (u, _), s in zip(uuids, suffixes)]
+        return [f"{u};{s}" for (u, _), s in zip(uuids, suffixes, strict=True)]
 
     def _app_bridge(self, arg: str) -> str:
         self._check()
