@@ -27,6 +27,8 @@ class Settings:
     kamailio_schema_dir: str = field(
         default_factory=lambda: _env("CP_KAMAILIO_SCHEMA_DIR", "/usr/share/kamailio/mysql")
     )
+    # Where CDRs wait when both MariaDB and Redis are unreachable.
+    spool_dir: str = field(default_factory=lambda: _env("CP_SPOOL_DIR", "var/spool/cdr"))
     web_host: str = field(default_factory=lambda: _env("CP_WEB_HOST", "127.0.0.1"))
     web_port: int = field(default_factory=lambda: int(_env("CP_WEB_PORT", "8080")))
     secret_key: str = field(default_factory=lambda: _env("CP_SECRET_KEY", "dev-only-change-me"))

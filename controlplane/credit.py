@@ -1,0 +1,79 @@
+"""Credit shared by concurrent calls: when must every running call of an account end.
+
+Pure. All of an account's answered calls draw on one budget; the deadline is the last whole
+second at which the sum of their costs (by the same `price_call` used for the CDR) still fits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from controlplane.money import ZERO
+from controlplane.rating import RateMatch, RatingContext, price_call
+
+HORIZON = 86_400  # no call runs longer than a day without a fresh decision
+
+
+@dataclass(frozen=True, slots=True)
+class RunningCall:
+    uuid: str
+    answered_at: float | None  # epoch seconds; None while ringing
+    match: RateMatch
+    ctx: RatingContext
+
+    def cost_at(self, t: float) -> Decimal:
+        if self.answered_at is None or self.match.free:
+            return ZERO
+        return price_call(max(0, math.floor(t - self.answered_at)), self.match, self.ctx).cost
+
+
+def budget(balance: Decimal, credit_limit: Decimal = ZERO, postpaid: bool = False,
+           monthly_cap: Decimal | None = None, spent_this_month: Decimal = ZERO) -> Decimal:
+    """Money the account may still spend: balance (+ credit limit when postpaid), within the cap."""
+    money = balance + (credit_limit if postpaid else ZERO)
+    if monthly_cap is not None:
+        money = min(money, monthly_cap - spent_this_month)
+    return money
+
+
+def spent_by(calls: Sequence[RunningCall], t: float) -> Decimal:
+    return sum((c.cost_at(t) for c in calls), ZERO)
+
+
+def deadline(money: Decimal, calls: Sequence[RunningCall], now: float) -> float | None:
+    """Epoch second at which the account's calls must be cut; None when nothing is billable.
+
+    The sum of costs is non-decreasing in time, so a binary search over whole seconds finds the
+    last second `T` with spent_by(T) <= money. Calls are cut at T: each overshoots by less than
+    the block it is in, which is the bound the controller promises.
+    """
+    billable = [c for c in calls if c.answered_at is not None and not c.match.free]
+    if not billable:
+        return None
+    if spent_by(billable, now) > money:
+        return now
+    lo, hi = 0, HORIZON
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if spent_by(billable, now + mid) <= money:
+            lo = mid
+        else:
+            hi = mid - 1
+    return now + lo
+
+
+def available_for_new_call(money: Decimal, calls: Sequence[RunningCall], now: float) -> Decimal:
+    """Credit left for one more call: minus what answered calls have used by now and the first
+    block each still-ringing call will cost when it is answered."""
+    ringing = sum((first_block_cost(c.match, c.ctx) for c in calls if c.answered_at is None), ZERO)
+    return money - spent_by(calls, now) - ringing
+
+
+def first_block_cost(match: RateMatch, ctx: RatingContext) -> Decimal:
+    """What the first billable second commits the caller to (the initial block)."""
+    if match.free:
+        return ZERO
+    return price_call(match.row.grace + 1, match, ctx).cost
