@@ -359,5 +359,13 @@ def web() -> None:
     ])
 
 
+@main.command()
+def controller() -> None:
+    """Run the outbound-ESL call controller (FreeSWITCH's `socket` target)."""
+    import os
+
+    os.execvp(sys.executable, [sys.executable, "-m", "controlplane.esl"])
+
+
 if __name__ == "__main__":
     main()

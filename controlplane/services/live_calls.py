@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 
 import redis
 
 from controlplane.credit import RunningCall
-from controlplane.rating import Margin, RateMatch, RateRow, RatingContext
+from controlplane.rating import load_match
 from controlplane.settings import get_settings
 
 _ADMIT = """
@@ -39,27 +38,6 @@ return 1
 """
 
 ADMITTED, ACCOUNT_FULL, TENANT_FULL = 0, 1, 2
-
-
-def rating_blob(match: RateMatch, ctx: RatingContext) -> str:
-    """The call's price function as JSON, so any process can compute what it has cost so far."""
-    r = match.row
-    return json.dumps({
-        "source": match.source, "markup": str(match.markup_pct), "currency": ctx.currency,
-        "margins": [[m.tenant, str(m.margin_pct)] for m in ctx.margins],
-        "row": [r.prefix, r.destination, str(r.rate), r.init_block, r.billing_block, str(r.connect_charge),
-                r.grace, r.free_seconds, str(r.surcharge_pct), None if r.rate_first is None else str(r.rate_first),
-                r.trunk_id],
-    }, separators=(",", ":"))
-
-
-def parse_rating_blob(text: str) -> tuple[RateMatch, RatingContext]:
-    data = json.loads(text)
-    p, d, rate, init, block, connect, grace, free, surcharge, first, trunk = data["row"]
-    row = RateRow(p, d, Decimal(rate), init, block, Decimal(connect), grace, free, Decimal(surcharge),
-                  None if first is None else Decimal(first), trunk)
-    ctx = RatingContext(currency=data["currency"], margins=[Margin(n, Decimal(m)) for n, m in data["margins"]])
-    return RateMatch(data["source"], row, Decimal(data["markup"])), ctx
 
 
 @dataclass
@@ -145,7 +123,7 @@ class LiveCalls:
         for info in self.details(self.uuids("tenant", tenant_id)):
             if not info.get("rating"):
                 continue
-            match, ctx = parse_rating_blob(info["rating"])
+            match, ctx = load_match(info["rating"])
             answered = float(info["answered_at"]) if info.get("answered_at") else None
             calls.append(RunningCall(info["uuid"], answered, match, ctx))
         return calls
@@ -155,6 +133,9 @@ class LiveCalls:
         message = json.dumps({"tenant": tenant_id, "deadline": deadline})
         self.client.set(self.key("tenant", tenant_id, "deadline"), message)
         self.client.publish(self.key("deadline"), message)
+
+    def request_recompute(self, tenant_id: int) -> None:
+        self.client.publish(self.key("deadline"), json.dumps({"tenant": tenant_id, "recompute": True}))
 
     def deadline_channel(self) -> str:
         return self.key("deadline")

@@ -19,9 +19,14 @@ def create_app(overrides: dict | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_recycle": 3600},
         SECRET_KEY=settings.secret_key,
+        CDR_PUSH_CREDENTIALS=settings.cdr_push_credentials,
     )
     app.config.update(overrides or {})
     db.init_app(app)
+
+    from controlplane.web.cdr_push import bp as cdr_push
+
+    app.register_blueprint(cdr_push)
 
     @app.get("/health")
     def health():  # noqa: ANN202

@@ -1,0 +1,25 @@
+"""`python -m controlplane.esl`: run the call controller (gevent patches the world first)."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import logging  # noqa: E402
+import os  # noqa: E402
+
+from controlplane.esl.server import Controller  # noqa: E402
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("CP_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    controller = Controller()
+    if controller.settings.controller_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(controller.settings.controller_metrics_port, addr=controller.settings.controller_host)
+    controller.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

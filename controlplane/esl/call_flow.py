@@ -1,0 +1,250 @@
+"""One call, start to finish: identify, decide, bridge with failover, time it, record it.
+
+Every decision comes from the domain core (`authorization`, `rating`, `routing`, `credit`);
+this module only turns them into ESL commands and turns FreeSWITCH's events back into facts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+from controlplane.authorization import Refusal, identify, refuse
+from controlplane.cdr import CallRecord
+from controlplane.db import session_scope
+from controlplane.esl.channel import CallChannel, Event, Gone, sip_headers
+from controlplane.esl.context import ControllerContext
+from controlplane.fs_cdr import record_from_variables, sip_code
+from controlplane.numbers import strip_then_add
+from controlplane.rating import dump_match
+from controlplane.routing import Route
+from controlplane.services.call_decisions import Decision, decide
+from controlplane.services.live_calls import ACCOUNT_FULL, ADMITTED
+
+log = logging.getLogger(__name__)
+
+# Causes after which the next trunk is tried (congestion, unavailable, timeout, 5xx).
+FAILOVER_CAUSES = {
+    "NORMAL_TEMPORARY_FAILURE", "NORMAL_CIRCUIT_CONGESTION", "SWITCH_CONGESTION", "DESTINATION_OUT_OF_ORDER",
+    "NETWORK_OUT_OF_ORDER", "RECOVERY_ON_TIMER_EXPIRE", "ALLOTTED_TIMEOUT", "SERVICE_UNAVAILABLE",
+    "GATEWAY_DOWN", "NO_ROUTE_DESTINATION", "FACILITY_NOT_SUBSCRIBED", "BEARERCAPABILITY_NOTAVAIL",
+}
+EXECUTE_TIMEOUT = 10.0  # seconds to wait for a quick application such as `respond`
+
+
+@dataclass
+class Attempt:
+    trunk_id: int | None
+    trunk: str
+    dial: str
+    cause: str | None = None
+    sip_code: int | None = None
+    answered: bool = False
+
+    def as_dict(self) -> dict:
+        return {"trunk_id": self.trunk_id, "trunk": self.trunk, "cause": self.cause, "sip_code": self.sip_code,
+                "answered": self.answered}
+
+
+@dataclass
+class CallState:
+    uuid: str
+    decision: Decision | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    answered_at: float | None = None  # controller clock
+    admitted: bool = False
+
+
+class CallFlow:
+    def __init__(self, channel: CallChannel, ctx: ControllerContext) -> None:
+        self.channel = channel
+        self.ctx = ctx
+        self.state = CallState(channel.uuid)
+        self.node = channel.data.get("FreeSWITCH-Hostname") or channel.data.get("Core-UUID", "")
+
+    # --- entry point -------------------------------------------------------------------------
+    def run(self) -> None:
+        started = self.ctx.clock.now()
+        try:
+            self.channel.subscribe()
+            decision = self._decide()
+            self.ctx.metrics.decided(self.ctx.clock.now() - started)
+            if decision.refused:
+                self._refuse(decision.refusal)
+            elif decision.local_user:
+                self._bridge_local(decision)
+            else:
+                self._bridge_routes(decision)
+        except Gone:
+            log.info("call %s: socket gone", self.state.uuid)
+        except Exception:
+            log.exception("call %s: controller error", self.state.uuid)
+            if not self.channel.hung_up:
+                self.channel.hangup("NORMAL_TEMPORARY_FAILURE")
+        finally:
+            self._finish()
+
+    # --- decision ------------------------------------------------------------------------------
+    def _decide(self) -> Decision:
+        data = self.channel.data
+        dialed = data.get("Caller-Destination-Number", "")
+        caller_number = data.get("Caller-Caller-ID-Number", "")
+        caller_name = data.get("Caller-Caller-ID-Name", "")
+        caller = identify(sip_headers(data))
+        if isinstance(caller, Refusal):
+            decision = Decision("outbound", dialed, refusal=caller, caller_id_number=caller_number,
+                                caller_id_name=caller_name)
+        else:
+            with session_scope() as session:
+                decision = decide(session, self.ctx.live, caller, dialed, caller_number, caller_name,
+                                  self.ctx.clock.now(), self.ctx.decks)
+        self.state.decision = decision
+        if decision.tenant_id is not None and not decision.refused:
+            self._admit(decision)
+        return decision
+
+    def _admit(self, d: Decision) -> None:
+        fields = {
+            "tenant": d.tenant_id, "account": d.account_id, "caller": d.caller_id_number, "dialed": d.dialed,
+            "number": d.number, "direction": d.direction, "state": "routing", "node": self.node,
+            "controller": self.ctx.name, "started_at": self.ctx.clock.now(),
+            "rating": dump_match(d.match, d.ctx) if d.match is not None else "",
+        }
+        result = self.ctx.live.admit(self.state.uuid, d.tenant_id, d.account_id, d.account_limit, d.tenant_limit,
+                                     fields)
+        if result == ADMITTED:
+            self.state.admitted = True
+        else:
+            which = "account" if result == ACCOUNT_FULL else "tenant"
+            d.refusal = refuse(486, f"{which} concurrent-call limit reached")
+
+    def _facts(self) -> dict[str, str]:
+        return self.facts_of(self.state.decision)
+
+    @staticmethod
+    def facts_of(d: Decision) -> dict[str, str]:
+        """Channel variables that let FreeSWITCH's own CDR push rebuild this call's record."""
+        values = {"cp_direction": d.direction, "cp_dialed": d.dialed}
+        for name, value in (("cp_tenant_id", d.tenant_id), ("cp_account_id", d.account_id),
+                            ("cp_number", d.number), ("cp_carrier_id", d.carrier_id),
+                            ("cp_caller", d.caller_id_number), ("cp_caller_name", d.caller_id_name)):
+            if value is not None:
+                values[name] = str(value)
+        if d.match is not None:
+            values["cp_rating"] = dump_match(d.match, d.ctx)
+        if d.refusal is not None:
+            values["cp_refusal"] = f"{d.refusal.sip_code} {d.refusal.reason}"
+        return values
+
+    # --- refusal -------------------------------------------------------------------------------
+    def _refuse(self, refusal: Refusal) -> None:
+        log.info("call %s refused: %s %s", self.state.uuid, refusal.sip_code, refusal.reason)
+        self.channel.set_vars(self._facts())
+        done = self.channel.execute("respond", refusal.respond)
+        self.channel.wait_complete(done, EXECUTE_TIMEOUT)
+        if not self.channel.hung_up:
+            self.channel.hangup(refusal.hangup_cause)
+
+    # --- bridging ------------------------------------------------------------------------------
+    def _bridge_local(self, d: Decision) -> None:
+        """Internal call or DID to an account: ring the registered user through Kamailio."""
+        dial = self.ctx.dial.local(d.local_user, d.local_realm)
+        self.channel.set_vars({**self._facts(), "continue_on_fail": "true", "hangup_after_bridge": "true"})
+        attempt = self._attempt(Attempt(None, "local", dial))
+        if not attempt.answered and not self.channel.hung_up:
+            self.channel.hangup(attempt.cause or "NO_ROUTE_DESTINATION")
+
+    def _bridge_routes(self, d: Decision) -> None:
+        self.channel.set_vars({**self._facts(), "continue_on_fail": "true", "hangup_after_bridge": "true"})
+        last_cause = "NORMAL_CIRCUIT_CONGESTION"
+        for route in d.routes:
+            if self.channel.hung_up:
+                return
+            if not self.ctx.live.take_channel(self.state.uuid, route.trunk.id, route.trunk.max_channels):
+                self.state.attempts.append(Attempt(route.trunk.id, route.trunk.name, "", "CHANNEL_LIMIT", 503))
+                continue
+            attempt = self._attempt(Attempt(route.trunk.id, route.trunk.name, self._dial(d, route)))
+            if attempt.answered or self.channel.hung_up:
+                return
+            self.ctx.live.release_channel(self.state.uuid, route.trunk.id)
+            last_cause = attempt.cause or last_cause
+            if last_cause not in FAILOVER_CAUSES and not (attempt.sip_code and attempt.sip_code >= 500):
+                break
+        if not self.channel.hung_up:
+            self.channel.set_vars({"cp_attempts": self._attempts_json()})
+            self.channel.hangup(last_cause)
+
+    def _dial(self, d: Decision, route: Route) -> str:
+        number = strip_then_add(d.number, route.trunk.strip_prefix, route.trunk.add_prefix)
+        return self.ctx.dial.carrier(number, route.trunk, d.caller_id_number, d.caller_id_name)
+
+    def _attempt(self, attempt: Attempt) -> Attempt:
+        self.state.attempts.append(attempt)
+        self.ctx.live.update(self.state.uuid, state="dialing", trunk_name=attempt.trunk)
+        done = self.channel.execute("bridge", attempt.dial)
+        complete = self.channel.wait_complete(done, None, self._on_event)
+        if complete is not None and complete.name == "CHANNEL_EXECUTE_COMPLETE":
+            attempt.answered = attempt.answered or self.state.answered_at is not None
+            if not attempt.answered:
+                attempt.cause = complete.var("originate_disposition") or complete.var("last_bridge_hangup_cause")
+                attempt.sip_code = sip_code(_vars(complete))
+        elif self.channel.hangup_event is not None and attempt.cause is None and not attempt.answered:
+            attempt.cause = self.channel.hangup_event.get("Hangup-Cause")
+            attempt.sip_code = sip_code(_vars(self.channel.hangup_event))
+        if not self.channel.hung_up:
+            self.channel.set_vars({"cp_attempts": self._attempts_json()})
+        return attempt
+
+    def _attempts_json(self) -> str:
+        return json.dumps([a.as_dict() for a in self.state.attempts], separators=(",", ":"))
+
+    def _on_event(self, event: Event) -> None:
+        if event.name == "CHANNEL_ANSWER" and self.state.answered_at is None:
+            self.state.answered_at = self.ctx.clock.now()
+            if self.state.attempts:
+                self.state.attempts[-1].answered = True
+            self.ctx.live.update(self.state.uuid, state="answered", answered_at=self.state.answered_at)
+            self.ctx.timers.answered(self)
+        elif event.name == "CHANNEL_BRIDGE":
+            self.ctx.live.update(self.state.uuid, state="bridged")
+
+    # --- the end -------------------------------------------------------------------------------
+    def _finish(self) -> None:
+        ch = self.channel
+        if not ch.disconnected and ch.hangup_complete is None:
+            ch.wait(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" or e.name == "DISCONNECT", None)
+        if ch.hangup_complete is None and not ch.disconnected:
+            ch.wait(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE", self.ctx.hangup_complete_grace)
+        if ch.hung_up or ch.hangup_complete is not None:
+            self._record(ch.hangup_complete or ch.hangup_event)
+        self.ctx.timers.ended(self)
+        if self.state.admitted:
+            info = self.ctx.live.end(self.state.uuid)
+            if info.get("tenant"):
+                self.ctx.timers.recompute(int(info["tenant"]))
+
+    def _record(self, event: Event | None) -> None:
+        self.ctx.writer(build_record(self.state, event, self.node, self.ctx.clock.now()))
+
+
+def build_record(state: CallState, event: Event | None, node: str, now: float) -> CallRecord:
+    """The record from the hang-up event's variables (the same function the CDR push uses),
+    with what only the controller knows filled in: the attempts, and the decision itself when
+    FreeSWITCH never got the `cp_*` variables (a call refused before they were set)."""
+    variables = _vars(event) if event is not None else {}
+    variables.setdefault("uuid", state.uuid)
+    variables["cp_attempts"] = json.dumps([a.as_dict() for a in state.attempts])
+    d = state.decision
+    if d is not None:
+        variables.update(CallFlow.facts_of(d))
+    if not variables.get("billsec") and state.answered_at is not None:
+        variables["billsec"] = str(max(0, int(now - state.answered_at)))
+    if not variables.get("hangup_cause") and event is not None and event.get("Hangup-Cause"):
+        variables["hangup_cause"] = event["Hangup-Cause"]
+    record, _, _ = record_from_variables(variables, "controller", node)
+    return record
+
+
+def _vars(event: Event) -> dict[str, str]:
+    return {k[len("variable_"):]: v for k, v in event.items() if k.startswith("variable_")}

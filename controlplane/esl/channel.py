@@ -1,0 +1,145 @@
+"""One call's ESL socket: send commands, wait for the events FreeSWITCH sends back."""
+
+from __future__ import annotations
+
+import logging
+import uuid as uuidlib
+from collections.abc import Callable
+from urllib.parse import unquote
+
+import gevent
+from gevent.queue import Empty, Queue
+from greenswitch.esl import NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
+
+log = logging.getLogger(__name__)
+
+# Events the controller reacts to; `myevents` delivers only the A leg's (reference fact 17).
+WATCHED = (
+    "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
+    "CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DISCONNECT",
+)
+
+Gone = (NotConnectedError, OutboundSessionHasGoneAway, OSError)
+COMMAND_TIMEOUT = 10.0
+
+
+class Event(dict[str, str]):
+    """An event's headers (values URL-decoded by greenswitch)."""
+
+    @property
+    def name(self) -> str:
+        if self.get("Content-Type") == "text/disconnect-notice":
+            return "DISCONNECT"
+        return self.get("Event-Name", "")
+
+    def var(self, name: str, default: str | None = None) -> str | None:
+        return self.get(f"variable_{name}", default)
+
+
+class CallChannel:
+    def __init__(self, session: OutboundSession) -> None:
+        self.session = session
+        self.data = Event(session.session_data or {})
+        self.uuid: str = self.data.get("Unique-ID") or self.data.get("Channel-Unique-ID", "")
+        self.events: Queue[Event] = Queue()
+        self.hung_up = False
+        self.hangup_event: Event | None = None
+        self.hangup_complete: Event | None = None
+        self.disconnected = False
+        for name in WATCHED:
+            session.register_handle(name, self._on_event)
+
+    def _on_event(self, raw: object) -> None:
+        event = Event(raw.headers)
+        if event.name == "CHANNEL_HANGUP":
+            self.hung_up = True
+            self.hangup_event = event
+        elif event.name == "CHANNEL_HANGUP_COMPLETE":
+            self.hung_up = True
+            self.hangup_complete = event
+        elif event.name == "DISCONNECT" and event.get("Content-Disposition") != "linger":
+            self.disconnected = True
+        self.events.put(event)
+
+    # --- commands ------------------------------------------------------------------------------
+    def _send(self, text: str) -> object:
+        """greenswitch waits forever for a reply; a node that dies mid-command must not hang us."""
+        try:
+            with gevent.Timeout(COMMAND_TIMEOUT):
+                return self.session.send(text)
+        except gevent.Timeout:
+            self.disconnected = True
+            raise NotConnectedError(f"no reply to {text.splitlines()[0]!r} in {COMMAND_TIMEOUT} s") from None
+
+    def command(self, text: str) -> str:
+        return self._send(text).headers.get("Reply-Text", "")
+
+    def subscribe(self) -> None:
+        self.command("myevents")
+        self.command("linger")
+
+    def execute(self, app: str, arg: str = "") -> str:
+        """Queue an application on the channel; returns its Event-UUID for wait_complete."""
+        event_uuid = str(uuidlib.uuid4())
+        lines = ["sendmsg", "call-command: execute", f"execute-app-name: {app}"]
+        if arg:
+            lines.append(f"execute-app-arg: {arg}")
+        lines += ["event-lock: true", f"Event-UUID: {event_uuid}"]
+        self.command("\n".join(lines))
+        return event_uuid
+
+    def set_vars(self, values: dict[str, str]) -> None:
+        for name, value in values.items():
+            self.execute("set", f"{name}={value}")
+
+    def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
+        try:
+            self.command(f"sendmsg\ncall-command: hangup\nhangup-cause: {cause}")
+            return True
+        except Gone:
+            return False
+
+    def api(self, command: str) -> str:
+        return getattr(self._send(f"api {command}"), "data", "") or ""
+
+    def exit(self) -> None:
+        try:
+            self.command("exit")
+        except Gone:
+            pass
+
+    # --- waiting -------------------------------------------------------------------------------
+    def wait(self, match: Callable[[Event], bool], timeout: float | None,
+             on_event: Callable[[Event], None] | None = None) -> Event | None:
+        """Consume events until one matches; every event also goes to `on_event`."""
+        deadline = None if timeout is None else gevent.get_hub().loop.now() + timeout
+        while True:
+            remaining = None if deadline is None else deadline - gevent.get_hub().loop.now()
+            if remaining is not None and remaining <= 0:
+                return None
+            try:
+                event = self.events.get(timeout=1.0 if remaining is None else min(remaining, 1.0))
+            except Empty:
+                if not self.session.connected:  # the socket died without a disconnect notice
+                    self.disconnected = True
+                    return None
+                continue
+            if on_event is not None:
+                on_event(event)
+            if match(event):
+                return event
+
+    def wait_complete(self, event_uuid: str, timeout: float | None,
+                      on_event: Callable[[Event], None] | None = None) -> Event | None:
+        """Wait for the application's EXECUTE_COMPLETE, or the channel's end."""
+        return self.wait(
+            lambda e: (e.name == "CHANNEL_EXECUTE_COMPLETE" and e.get("Application-UUID") == event_uuid)
+            or e.name == "DISCONNECT",
+            timeout, on_event,
+        )
+
+
+def sip_headers(data: dict[str, str]) -> dict[str, str]:
+    """SIP headers FreeSWITCH exposes as variable_sip_h_<Name> (reference fact 4)."""
+    prefix = "variable_sip_h_"
+    return {k[len(prefix):]: unquote(v) for k, v in data.items() if k.startswith(prefix)}

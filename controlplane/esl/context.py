@@ -1,0 +1,67 @@
+"""What every call of one controller process shares: clock, Redis, caches, timers, writer."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter, Histogram
+
+from controlplane.cdr import CallRecord
+from controlplane.clock import Clock
+from controlplane.routing import TrunkInfo
+from controlplane.services.deck_cache import DECKS, DeckCache
+from controlplane.services.live_calls import LiveCalls
+from controlplane.settings import Settings
+
+DECISION_SECONDS = Histogram("cp_call_decision_seconds", "From the ESL connect to the call's first command")
+CALLS = Counter("cp_calls_total", "Calls handled by this controller")
+
+
+class Metrics:
+    def decided(self, seconds: float) -> None:
+        CALLS.inc()
+        DECISION_SECONDS.observe(seconds)
+
+
+@dataclass(frozen=True)
+class DialStrings:
+    """FreeSWITCH dial strings; legs leave through Kamailio so carriers see one address."""
+
+    profile: str = "external"
+    kamailio: str = ""  # host:port of Kamailio; empty sends legs straight to their host
+    leg_timeout: int = 60
+
+    def _via(self) -> str:
+        return f";fs_path=sip:{self.kamailio}" if self.kamailio else ""
+
+    def carrier(self, number: str, trunk: TrunkInfo, cid_number: str | None, cid_name: str | None) -> str:
+        leg = [f"sip_h_X-CP-Trunk={trunk.id}", f"leg_timeout={self.leg_timeout}"]
+        if cid_number:
+            leg.append(f"origination_caller_id_number={_clean(cid_number)}")
+        if cid_name:
+            leg.append(f"origination_caller_id_name={_clean(cid_name)}")
+        return f"[{','.join(leg)}]sofia/{self.profile}/{number}@{trunk.host}:{trunk.port}{self._via()}"
+
+    def local(self, user: str, realm: str | None) -> str:
+        return f"[leg_timeout={self.leg_timeout}]sofia/{self.profile}/{user}@{realm}{self._via()}"
+
+
+def _clean(value: str) -> str:
+    """Dial-string variables cannot carry their own separators."""
+    return "".join(ch for ch in value if ch not in ",[]{}'\"|^").strip()
+
+
+@dataclass
+class ControllerContext:
+    settings: Settings
+    clock: Clock
+    live: LiveCalls
+    writer: Callable[[CallRecord], str]
+    dial: DialStrings
+    decks: DeckCache = DECKS
+    name: str = field(default_factory=socket.gethostname)
+    metrics: Metrics = field(default_factory=Metrics)
+    hangup_complete_grace: float = 5.0
+    timers: object = None  # BalanceTimers, set by the server once the context exists

@@ -1,0 +1,95 @@
+"""The controller process: an outbound-ESL server (gevent) plus its background greenlets."""
+
+from __future__ import annotations
+
+import logging
+
+import gevent
+from gevent.server import StreamServer
+from greenswitch.esl import OutboundSession
+
+from controlplane.clock import Clock
+from controlplane.esl.call_flow import CallFlow
+from controlplane.esl.channel import CallChannel
+from controlplane.esl.context import ControllerContext, DialStrings
+from controlplane.esl.nodes import parse_nodes
+from controlplane.esl.sync import ChannelSync
+from controlplane.esl.timers import BalanceTimers
+from controlplane.services.cdrs import write_once
+from controlplane.services.live_calls import LiveCalls
+from controlplane.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings) -> ControllerContext:
+    ctx = ControllerContext(
+        settings=settings,
+        clock=Clock(settings.time_scale),
+        live=LiveCalls.connect(),
+        writer=write_once,
+        dial=DialStrings(settings.fs_profile, settings.kamailio_sip, settings.leg_timeout),
+    )
+    ctx.timers = BalanceTimers(ctx, parse_nodes(settings.fs_nodes))
+    return ctx
+
+
+def handle_connection(ctx: ControllerContext, sock: object, address: tuple[str, int]) -> None:
+    session = OutboundSession(address, sock)
+    try:
+        with gevent.Timeout(10):
+            session.connect()
+        CallFlow(CallChannel(session), ctx).run()
+    except gevent.Timeout:
+        log.warning("FreeSWITCH at %s sent no channel data", address)
+    except Exception:
+        log.exception("connection from %s failed", address)
+    finally:
+        close_session(session)
+
+
+def close_session(session: OutboundSession) -> None:
+    """Say goodbye, then make sure the socket and greenswitch's greenlets are gone."""
+    try:
+        if session.connected:
+            with gevent.Timeout(3):
+                session.send("exit")
+    except BaseException:  # noqa: BLE001 - a dead socket or a timeout both mean: just close
+        pass
+    session._run = False
+    try:
+        session.sock.close()
+    except OSError:
+        pass
+    for greenlet in (session._receive_events_greenlet, session._process_events_greenlet):
+        if greenlet is not None:
+            greenlet.kill(block=False)
+
+
+class Controller:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.ctx = build_context(self.settings)
+        self.sync = ChannelSync(self.ctx, self.ctx.timers.nodes, self.ctx.timers)
+        self.server = StreamServer(
+            (self.settings.controller_host, self.settings.controller_port),
+            lambda sock, address: handle_connection(self.ctx, sock, address),
+            backlog=1024,
+        )
+        self.greenlets: list[gevent.Greenlet] = []
+
+    def start(self) -> None:
+        self.server.start()
+        self.greenlets = [gevent.spawn(self.ctx.timers.listen), gevent.spawn(self.sync.run)]
+        log.info("controller %s listening on %s:%s", self.ctx.name, *self.server.address)
+
+    def serve_forever(self) -> None:
+        self.start()
+        try:
+            gevent.wait()
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        self.server.stop(timeout=5)
+        gevent.killall(self.greenlets, block=False)

@@ -1,0 +1,175 @@
+"""Balance timers: every answered call is cut when the account's shared credit runs out.
+
+The deadline comes from `credit.deadline` over all of the account's answered calls (Redis),
+whichever controller runs them. Whoever starts or ends a call recomputes it and publishes it;
+each controller re-arms the calls it owns. Two cuts are armed per call: the controller's own
+(precise) and `sched_hangup` on FreeSWITCH (so the cut happens even if the controller dies).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+from typing import TYPE_CHECKING
+
+import gevent
+from gevent import Greenlet
+
+from controlplane.credit import deadline
+from controlplane.db import session_scope
+from controlplane.esl.channel import Gone
+from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
+from controlplane.models import Tenant
+from controlplane.services.call_decisions import tenant_money
+
+if TYPE_CHECKING:
+    from controlplane.esl.call_flow import CallFlow
+    from controlplane.esl.context import ControllerContext
+
+log = logging.getLogger(__name__)
+
+CUT_EARLY = 0.3  # call-seconds before the deadline, so FreeSWITCH's whole-second billsec stays inside it
+CUT_RETRIES = 3
+
+
+class BalanceTimers:
+    def __init__(self, ctx: ControllerContext, nodes: dict[str, NodeAddress]) -> None:
+        self.ctx = ctx
+        self.nodes = nodes
+        self.flows: dict[str, CallFlow] = {}
+        self.cuts: dict[str, Greenlet] = {}
+        self.warnings: dict[str, Greenlet] = {}
+        self.armed: dict[str, float | None] = {}
+        self.fs_cap: dict[str, int] = {}
+
+    # --- call lifecycle ------------------------------------------------------------------------
+    def answered(self, flow: CallFlow) -> None:
+        d = flow.state.decision
+        if d is None or d.tenant_id is None or d.match is None or d.match.free:
+            return
+        self.flows[flow.state.uuid] = flow
+        self.recompute(d.tenant_id)
+
+    def ended(self, flow: CallFlow) -> None:
+        uuid = flow.state.uuid
+        self.flows.pop(uuid, None)
+        self._cancel(uuid)
+        self.armed.pop(uuid, None)
+        self.fs_cap.pop(uuid, None)
+
+    # --- deadlines ----------------------------------------------------------------------------
+    def recompute(self, tenant_id: int) -> float | None:
+        with session_scope() as session:
+            tenant = session.get(Tenant, tenant_id)
+            if tenant is None:
+                return None
+            money = tenant_money(session, tenant, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        when = deadline(money, self.ctx.live.running(tenant_id), self.ctx.clock.now())
+        self.ctx.live.publish_deadline(tenant_id, when)
+        self.apply(tenant_id, when)
+        return when
+
+    def apply(self, tenant_id: int, when: float | None) -> None:
+        for flow in list(self.flows.values()):
+            if flow.state.decision.tenant_id == tenant_id:
+                self._arm(flow, when)
+
+    def on_message(self, payload: str) -> None:
+        data = json.loads(payload)
+        tenant_id = int(data["tenant"])
+        if data.get("recompute"):
+            # A call ended somewhere without a controller (FreeSWITCH's CDR push): if we run
+            # calls of this account, their shared deadline has moved.
+            if any(f.state.decision.tenant_id == tenant_id for f in self.flows.values()):
+                self.recompute(tenant_id)
+            return
+        self.apply(tenant_id, data["deadline"])
+
+    def listen(self) -> None:
+        """Follow deadlines published by every controller (runs in its own greenlet)."""
+        while True:
+            try:
+                pubsub = self.ctx.live.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.ctx.live.deadline_channel())
+                for message in pubsub.listen():
+                    if message and message.get("type") == "message":
+                        self.on_message(message["data"])
+            except Exception:
+                log.exception("deadline subscription lost; resubscribing")
+                gevent.sleep(1)
+
+    # --- arming ------------------------------------------------------------------------------
+    def _arm(self, flow: CallFlow, when: float | None) -> None:
+        uuid = flow.state.uuid
+        if uuid in self.armed and self.armed[uuid] == when:
+            return
+        self.armed[uuid] = when
+        self._cancel(uuid)
+        if when is None:
+            self._fs_cap(flow, None)
+            return
+        now = self.ctx.clock.now()
+        cut_in = max(0.0, when - now - CUT_EARLY)
+        self.cuts[uuid] = gevent.spawn_later(self.ctx.clock.real_seconds(cut_in), self.cut, flow)
+        warn = self.ctx.settings.warn_seconds
+        if warn and cut_in > warn:
+            self.warnings[uuid] = gevent.spawn_later(self.ctx.clock.real_seconds(cut_in - warn), self._warn, flow)
+        self._fs_cap(flow, max(1, math.ceil(when - now)) + 1)
+
+    def _fs_cap(self, flow: CallFlow, seconds: int | None) -> None:
+        """FreeSWITCH's own hard cap: sched_hangup grouped by uuid, so sched_del removes the old one."""
+        uuid = flow.state.uuid
+        try:
+            if uuid in self.fs_cap:
+                flow.channel.api(f"sched_del {uuid}")
+                del self.fs_cap[uuid]
+            if seconds is not None:
+                flow.channel.api(f"sched_hangup +{seconds} {uuid} ALLOTTED_TIMEOUT")
+                self.fs_cap[uuid] = seconds
+        except Gone:
+            log.warning("call %s: could not arm FreeSWITCH's cap (socket gone)", uuid)
+
+    def _cancel(self, uuid: str) -> None:
+        for table in (self.cuts, self.warnings):
+            greenlet = table.pop(uuid, None)
+            if greenlet is not None and greenlet is not gevent.getcurrent():
+                greenlet.kill(block=False)
+
+    def _warn(self, flow: CallFlow) -> None:
+        try:
+            flow.channel.api(f"uuid_broadcast {flow.state.uuid} {self.ctx.settings.warn_tone} aleg")
+        except Gone:
+            pass
+
+    def cut(self, flow: CallFlow) -> bool:
+        """Hang the call up; retry, then go around the socket to the node, then escalate."""
+        uuid = flow.state.uuid
+        for attempt in range(1, CUT_RETRIES + 1):
+            if flow.channel.hung_up:
+                return True
+            if not flow.channel.hangup("ALLOTTED_TIMEOUT"):
+                self._kill_on_node(flow)
+            for _ in range(20):
+                if flow.channel.hung_up:
+                    return True
+                gevent.sleep(0.05)
+            log.warning("call %s: cut attempt %d did not end the call", uuid, attempt)
+            self._kill_on_node(flow)
+        log.error("call %s: could not be cut after %d attempts; escalating", uuid, CUT_RETRIES)
+        try:
+            self.ctx.live.update(uuid, state="cut_failed")
+        except Exception:  # noqa: BLE001 - escalation must not raise
+            log.exception("call %s: could not flag cut_failed", uuid)
+        return False
+
+    def _kill_on_node(self, flow: CallFlow) -> None:
+        node = self.nodes.get(flow.node)
+        if node is None:
+            log.warning("call %s: node %r has no ESL address configured", flow.state.uuid, flow.node)
+            return
+        try:
+            node_api(node, [f"uuid_kill {flow.state.uuid} ALLOTTED_TIMEOUT"])
+        except NodeUnreachable as exc:
+            log.warning("call %s: uuid_kill failed: %s", flow.state.uuid, exc)

@@ -1,0 +1,85 @@
+"""A call's record from FreeSWITCH channel variables. Pure.
+
+The controller sets `cp_*` variables on the A leg as it decides (see esl.call_flow), so the
+record can be rebuilt from the variables alone: from CHANNEL_HANGUP_COMPLETE by the controller,
+or from mod_json_cdr's push by the web app when the controller is gone. Same input, same record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+
+from controlplane.cdr import CallRecord, disposition
+from controlplane.rating import RateMatch, RatingContext, load_match
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.lstrip("-").isdigit() else None
+
+
+def _epoch(value: str | None) -> dt.datetime | None:
+    seconds = _int(value)
+    if not seconds:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)
+
+
+def sip_code(v: Mapping[str, str]) -> int | None:
+    """The SIP status that ended the call: a refusal, a failed INVITE, or the far end's answer."""
+    refusal = (v.get("cp_refusal") or "").split(" ", 1)[0]
+    if refusal.isdigit():
+        return int(refusal)
+    for name in ("sip_invite_failure_status", "sip_term_status"):
+        if (code := _int(v.get(name))) is not None:
+            return code
+    proto = v.get("last_bridge_proto_specific_hangup_cause") or ""
+    return _int(proto[4:]) if proto.startswith("sip:") else None
+
+
+def is_b_leg(v: Mapping[str, str]) -> bool:
+    """B legs (the carrier side) are not billed on their own: their A leg carries the call."""
+    return v.get("direction") == "outbound" and bool(v.get("originator") or v.get("originating_leg_uuid"))
+
+
+def record_from_variables(
+    v: Mapping[str, str], written_by: str, node: str | None = None
+) -> tuple[CallRecord, RateMatch | None, RatingContext | None]:
+    attempts = json.loads(v["cp_attempts"]) if v.get("cp_attempts") else []
+    billsec = _int(v.get("billsec")) or 0
+    answered = billsec > 0 or any(a.get("answered") for a in attempts)
+    cause = v.get("hangup_cause")
+    last_failed = next((a for a in reversed(attempts) if not a.get("answered")), None)
+    code = sip_code(v)
+    if code is None and last_failed and not answered:
+        code = last_failed.get("sip_code")
+    refusal = v.get("cp_refusal")
+    record = CallRecord(
+        uuid=v["uuid"],
+        direction=v.get("cp_direction") or "outbound",
+        tenant_id=_int(v.get("cp_tenant_id")),
+        sip_account_id=_int(v.get("cp_account_id")),
+        caller_id_name=v.get("cp_caller_name") or v.get("sip_from_display"),
+        caller_id_number=v.get("cp_caller") or v.get("sip_from_user"),
+        dialed=v.get("cp_dialed") or v.get("sip_req_user"),
+        number=v.get("cp_number"),
+        start_at=_epoch(v.get("start_epoch")),
+        answer_at=_epoch(v.get("answer_epoch")),
+        end_at=_epoch(v.get("end_epoch")),
+        duration=_int(v.get("duration")) or 0,
+        billsec=billsec,
+        disposition=disposition(billsec, answered, (last_failed or {}).get("cause") or cause, code),
+        sip_code=code,
+        hangup_cause=cause,
+        reason=refusal.split(" ", 1)[1] if refusal and " " in refusal else None,
+        attempts=attempts,
+        trunk_id=next((a.get("trunk_id") for a in attempts if a.get("answered")), None),
+        node=node,
+        written_by=written_by,
+    )
+    match = ctx = None
+    if v.get("cp_rating") and not refusal:
+        match, ctx = load_match(v["cp_rating"])
+        record.bill(match, ctx)
+    return record, match, ctx
