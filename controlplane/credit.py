@@ -43,26 +43,27 @@ def spent_by(calls: Sequence[RunningCall], t: float) -> Decimal:
     return sum((c.cost_at(t) for c in calls), ZERO)
 
 
-def deadline(money: Decimal, calls: Sequence[RunningCall], now: float) -> float | None:
-    """Epoch second at which the account's calls must be cut; None when nothing is billable.
+def deadline(money: Decimal, calls: Sequence[RunningCall], now: float, resolution: float = 0.01) -> float | None:
+    """The first moment the account's answered calls together would cost more than `money`.
 
-    The sum of costs is non-decreasing in time, so a binary search over whole seconds finds the
-    last second `T` with spent_by(T) <= money. Calls are cut at T: each overshoots by less than
-    the block it is in, which is the bound the controller promises.
+    Cutting every call just before it keeps each one inside the last billable second it can
+    pay for; None when nothing is billable. Costs only rise, so a binary search finds it.
     """
     billable = [c for c in calls if c.answered_at is not None and not c.match.free]
     if not billable:
         return None
     if spent_by(billable, now) > money:
         return now
-    lo, hi = 0, HORIZON
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if spent_by(billable, now + mid) <= money:
+    if spent_by(billable, now + HORIZON) <= money:
+        return now + HORIZON
+    lo, hi = 0, int(HORIZON / resolution)  # spent(lo) <= money < spent(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if spent_by(billable, now + mid * resolution) <= money:
             lo = mid
         else:
-            hi = mid - 1
-    return now + lo
+            hi = mid
+    return now + hi * resolution
 
 
 def available_for_new_call(money: Decimal, calls: Sequence[RunningCall], now: float) -> Decimal:

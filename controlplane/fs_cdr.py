@@ -48,6 +48,8 @@ def record_from_variables(
 ) -> tuple[CallRecord, RateMatch | None, RatingContext | None]:
     attempts = json.loads(v["cp_attempts"]) if v.get("cp_attempts") else []
     billsec = _int(v.get("billsec")) or 0
+    if billsec > 0 and attempts and not any(a.get("answered") for a in attempts):
+        attempts[-1]["answered"] = True  # set before the bridge that then carried the call
     answered = billsec > 0 or any(a.get("answered") for a in attempts)
     cause = v.get("hangup_cause")
     last_failed = next((a for a in reversed(attempts) if not a.get("answered")), None)
@@ -69,7 +71,9 @@ def record_from_variables(
         end_at=_epoch(v.get("end_epoch")),
         duration=_int(v.get("duration")) or 0,
         billsec=billsec,
-        disposition=disposition(billsec, answered, (last_failed or {}).get("cause") or cause, code),
+        # A call the controller refused never rang anywhere: FAILED, with the SIP code and reason.
+        disposition="FAILED" if refusal else disposition(billsec, answered, (last_failed or {}).get("cause") or cause,
+                                                         code),
         sip_code=code,
         hangup_cause=cause,
         reason=refusal.split(" ", 1)[1] if refusal and " " in refusal else None,

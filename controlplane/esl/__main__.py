@@ -11,8 +11,9 @@ from controlplane.esl.server import Controller  # noqa: E402
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("CP_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # greenswitch logs every socket event on the root logger: keep that at WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("controlplane").setLevel(os.environ.get("CP_LOG_LEVEL", "INFO"))
     controller = Controller()
     if controller.settings.controller_metrics_port:
         from prometheus_client import start_http_server

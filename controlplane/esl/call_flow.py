@@ -180,8 +180,11 @@ class CallFlow:
         return self.ctx.dial.carrier(number, route.trunk, d.caller_id_number, d.caller_id_name)
 
     def _attempt(self, attempt: Attempt) -> Attempt:
+        """One bridge. The attempt list goes on the channel first, so FreeSWITCH's own CDR
+        (posted before our hang-up event arrives) carries it: the answered one is the last."""
         self.state.attempts.append(attempt)
         self.ctx.live.update(self.state.uuid, state="dialing", trunk_name=attempt.trunk)
+        self.channel.set_vars({"cp_attempts": self._attempts_json()})
         done = self.channel.execute("bridge", attempt.dial)
         complete = self.channel.wait_complete(done, None, self._on_event)
         if complete is not None and complete.name == "CHANNEL_EXECUTE_COMPLETE":
@@ -192,8 +195,6 @@ class CallFlow:
         elif self.channel.hangup_event is not None and attempt.cause is None and not attempt.answered:
             attempt.cause = self.channel.hangup_event.get("Hangup-Cause")
             attempt.sip_code = sip_code(_vars(self.channel.hangup_event))
-        if not self.channel.hung_up:
-            self.channel.set_vars({"cp_attempts": self._attempts_json()})
         return attempt
 
     def _attempts_json(self) -> str:
@@ -201,7 +202,11 @@ class CallFlow:
 
     def _on_event(self, event: Event) -> None:
         if event.name == "CHANNEL_ANSWER" and self.state.answered_at is None:
-            self.state.answered_at = self.ctx.clock.now()
+            # FreeSWITCH bills whole seconds of its own clock (billsec = end_epoch - answer_epoch),
+            # so the answer is placed on FreeSWITCH's second boundary, in our clock.
+            answered_us = event.get("Caller-Channel-Answered-Time") or ""
+            phase = (int(answered_us) % 1_000_000) / 1_000_000 if answered_us.isdigit() else 0.0
+            self.state.answered_at = self.ctx.clock.now() - phase
             if self.state.attempts:
                 self.state.attempts[-1].answered = True
             self.ctx.live.update(self.state.uuid, state="answered", answered_at=self.state.answered_at)

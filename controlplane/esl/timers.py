@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CUT_EARLY = 0.3  # call-seconds before the deadline, so FreeSWITCH's whole-second billsec stays inside it
+# Call-seconds before the deadline: calls are answered-time aligned to FreeSWITCH's whole
+# seconds (see CallFlow._on_event), so this lands mid-second, clear of latency either way.
+CUT_EARLY = 0.5
 CUT_RETRIES = 3
 
 

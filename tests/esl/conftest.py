@@ -1,0 +1,190 @@
+"""Fixtures for the controller: a real controller process, a FreeSWITCH stand-in, the web app.
+
+The controller runs as its own process (`python -m controlplane.esl`, gevent-patched) exactly
+as in production; the stand-in plays FreeSWITCH (built from recorded ESL transcripts) and the
+web app receives FreeSWITCH's JSON CDR push.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from controlplane.models import Tenant
+from controlplane.services.accounts import create_sip_account
+from controlplane.services.carriers import create_carrier
+from controlplane.services.decks import import_deck
+from controlplane.services.ledger import add_credit
+from controlplane.services.plans import create_plan
+from controlplane.services.tenants import create_tenant, ensure_operator
+from controlplane.testing.fs_standin import FreeSwitchStandIn
+
+TIME_SCALE = 10.0  # ten call-seconds per real second
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+class ControllerProcess:
+    def __init__(self, port: int, env: dict[str, str], log_path: Path) -> None:
+        self.port = port
+        self.env = env
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log = self.log_path.open("ab")
+        self.proc = subprocess.Popen([sys.executable, "-m", "controlplane.esl"], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class WebServer:
+    def __init__(self) -> None:
+        from controlplane.web import create_app
+
+        self.server = make_server("127.0.0.1", 0, create_app(), threaded=True)
+        self.port = self.server.server_port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def cdr_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v1/cdr/freeswitch"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+
+
+@dataclass
+class Rig:
+    fs: FreeSwitchStandIn
+    controller: ControllerProcess
+    web: WebServer
+
+
+@pytest.fixture()
+def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequest):
+    """Stand-in + controller (+ web app for the CDR push). Extra controller env via the
+    `controller_env` marker: @pytest.mark.controller_env(CP_WARN_SECONDS="5")."""
+    web = WebServer()
+    port = free_port()
+    fs = FreeSwitchStandIn(controller=("127.0.0.1", port), inbound_port=0, time_scale=TIME_SCALE,
+                           cdr_url=web.cdr_url, cdr_retries=2, cdr_delay=0.5, cdr_timeout=2.0,
+                           cdr_error_dir=str(tmp_path / "cdr-errors"))
+    fs.start()
+    env = os.environ.copy()
+    env.update(
+        CP_CONTROLLER_PORT=str(port), CP_TIME_SCALE=str(TIME_SCALE),
+        CP_FS_NODES=f"fs-node-1=127.0.0.1:{fs.inbound_port}:ClueCon", CP_SYNC_INTERVAL="5",
+        CP_NODE_LOST_AFTER="10", CP_LOG_LEVEL="INFO", CP_SPOOL_DIR=str(tmp_path / "spool"),
+        CP_DECK_CHECK_INTERVAL="0",
+    )
+    marker = request.node.get_closest_marker("controller_env")
+    if marker:
+        env.update(marker.kwargs)
+    controller = ControllerProcess(port, env, tmp_path / "controller.log")
+    controller.start()
+    yield Rig(fs, controller, web)
+    controller.stop()
+    fs.stop()
+    web.stop()
+    if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
+        print(controller.output()[-5000:])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "controller_env(**env): extra environment for the controller process")
+
+
+@dataclass
+class World:
+    tenant_id: int
+    account_id: int
+    account2_id: int
+    realm: str
+
+
+RETAIL = (
+    "prefix,destination,rate,initblock,billingblock,connectcharge\n"
+    "49,Germany,0.60,1,1,0\n"            # 0.01 per second
+    "4930,Berlin,0.60,60,60,0\n"         # whole minutes
+    "44,UK,1.20,6,6,0.05\n"
+    "1,USA,0.06,1,1,0\n"
+)
+
+
+@pytest.fixture()
+def world(session) -> World:
+    """acme (prepaid, 1.00 credit) with accounts 1000 and 1001; carriers A (5071) and B (5072)."""
+    ensure_operator(session)
+    import_deck(session, "retail", RETAIL.splitlines(keepends=True))
+    import_deck(session, "buy-a", ["49,Germany,0.30,1,1,0\n", "44,UK,0.50,1,1,0\n", "1,USA,0.02,1,1,0\n"])
+    import_deck(session, "buy-b", ["49,Germany,0.40,1,1,0\n", "44,UK,0.60,1,1,0\n", "1,USA,0.03,1,1,0\n"])
+    create_plan(session, name="basic", decks=["retail"])
+    create_carrier(session, name="carrier-a", host="127.0.0.1", port=5071, buy_deck="buy-a", priority=1)
+    create_carrier(session, name="carrier-b", host="127.0.0.1", port=5072, buy_deck="buy-b", priority=2)
+    tenant = create_tenant(session, name="acme", realm="acme.voice.example.com", plan="basic", country_code="49")
+    account = create_sip_account(session, tenant, "1000", "secret-1000").account
+    account2 = create_sip_account(session, tenant, "1001", "secret-1001").account
+    add_credit(session, tenant, Decimal("1.00"), "test credit", "test")
+    session.commit()
+    return World(tenant.id, account.id, account2.id, tenant.realm)
+
+
+def headers(world: World, account_id: int | None = None, auth: str = "digest") -> dict[str, str]:
+    return {"X-CP-Account": str(account_id or world.account_id), "X-CP-Tenant": str(world.tenant_id),
+            "X-CP-Auth": auth}
+
+
+def balance(session, tenant_id: int) -> Decimal:
+    session.expire_all()
+    return session.get(Tenant, tenant_id).balance

@@ -1,0 +1,164 @@
+"""The controller end to end: real controller process, FreeSWITCH stand-in, MariaDB, Redis."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal as D
+
+from sqlalchemy import func, select
+
+from controlplane.models import Cdr, LedgerEntry
+from controlplane.testing.fs_standin import CallSpec, FarEnd
+from tests.esl.conftest import balance, headers
+
+
+def wait_cdr(session, uuid: str, timeout: float = 15.0) -> Cdr:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        session.expire_all()
+        cdr = session.scalar(select(Cdr).where(Cdr.uuid == uuid))
+        if cdr is not None:
+            return cdr
+        time.sleep(0.1)
+    raise AssertionError(f"no CDR for {uuid}")
+
+
+def test_prepaid_call_answered_and_charged_exactly(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=30))
+    call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert call.billsec == 30
+    assert (cdr.disposition, cdr.billsec, cdr.rate_prefix, cdr.rate_source) == ("ANSWERED", 30, "49", "plan")
+    assert cdr.cost == D("0.3000")  # 30 s at 0.60/min, per-second blocks
+    assert cdr.billing_blocks == 30
+    assert cdr.attempts[0]["trunk"] == "carrier-a" and cdr.attempts[0]["answered"]
+    assert balance(session, world.tenant_id) == D("0.7000")
+    assert session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.reference == f"call:{call.uuid}")) == 1
+
+
+def place(rig, world, destination: str, account_id: int | None = None, **spec) -> object:
+    return rig.fs.place_call(CallSpec(destination=destination, sip_headers=headers(world, account_id), **spec))
+
+
+def test_failover_first_trunk_congested_second_answers(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.reject(503))
+    rig.fs.far_ends.add("127.0.0.1:5072", FarEnd.answer(after=0.5, hangup_after=10))
+    call = place(rig, world, "+442071234567")
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert [(a["trunk"], a["sip_code"], a["answered"]) for a in cdr.attempts] == [
+        ("carrier-a", 503, False), ("carrier-b", None, True)]
+    assert cdr.attempts[0]["cause"] == "NORMAL_TEMPORARY_FAILURE"
+    assert [a.endpoint.split("@")[1] for a in call.attempts] == ["127.0.0.1:5071", "127.0.0.1:5072"]
+    # UK: 1.20/min in 6 s blocks + 0.05 connect: 10 s -> 12 s charged = 0.05 + 0.24
+    assert (cdr.disposition, cdr.billsec, cdr.charged_seconds, cdr.cost) == ("ANSWERED", 10, 12, D("0.2900"))
+    assert cdr.trunk_id is not None
+
+
+def test_busy_does_not_fail_over(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.reject(486))
+    rig.fs.far_ends.add("127.0.0.1:5072", FarEnd.answer(after=0.5, hangup_after=10))
+    call = place(rig, world, "+442071234567")
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert (cdr.disposition, cdr.sip_code, len(cdr.attempts), cdr.cost) == ("BUSY", 486, 1, D(0))
+    assert call.hangup_cause == "USER_BUSY"
+
+
+def test_all_trunks_fail_is_congestion_with_every_attempt_recorded(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.reject(503))
+    rig.fs.far_ends.add("127.0.0.1:5072", FarEnd.reject(502))
+    call = place(rig, world, "+12125550100")
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert cdr.disposition == "CONGESTION"
+    assert [a["sip_code"] for a in cdr.attempts] == [503, 502]
+    assert balance(session, world.tenant_id) == D("1.00")
+
+
+def test_block_boundary_is_not_charged_an_extra_block(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=60))
+    call = place(rig, world, "+4930123456")  # Berlin: 0.60 per whole minute
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert (cdr.billsec, cdr.billing_blocks, cdr.charged_seconds, cdr.cost) == (60, 1, 60, D("0.6000"))
+
+
+def refused(rig, world, session, destination: str, code: int, sip_headers=None, account_id=None) -> Cdr:
+    spec = CallSpec(destination=destination,
+                    sip_headers=headers(world, account_id) if sip_headers is None else sip_headers)
+    call = rig.fs.place_call(spec)
+    assert call.wait_done(30)
+    assert call.sip_response_to_caller == code, (call.sip_response_to_caller, call.hangup_cause)
+    assert call.attempts == []  # nothing was dialled
+    cdr = wait_cdr(session, call.uuid)
+    assert (cdr.sip_code, cdr.disposition, cdr.cost, cdr.billsec) == (code, "FAILED", D(0), 0)
+    return cdr
+
+
+def test_call_without_trusted_headers_is_refused(rig, world, session) -> None:
+    cdr = refused(rig, world, session, "+49891234567", 403, sip_headers={"X-CP-Account": str(world.account_id)})
+    assert "untrusted" in cdr.reason
+    assert cdr.tenant_id is None
+
+
+def test_refusals_with_their_sip_codes(rig, world, session) -> None:
+    from controlplane.models import SipAccount, Status
+
+    assert "no rate" in refused(rig, world, session, "+33123456789", 404).reason
+    account = session.get(SipAccount, world.account_id)
+    account.restricted_prefixes = "4989"
+    session.commit()
+    assert "restricted" in refused(rig, world, session, "+49891234567", 403).reason
+    account.restricted_prefixes = ""
+    account.status = Status.DISABLED
+    session.commit()
+    assert "account disabled" in refused(rig, world, session, "+49891234567", 403).reason
+    assert balance(session, world.tenant_id) == D("1.00")
+
+
+def test_credit_below_the_first_block_is_refused(rig, world, session) -> None:
+    from controlplane.models import LedgerKind
+    from controlplane.services.ledger import post
+
+    post(session, world.tenant_id, D("-0.50"), LedgerKind.CORRECTION, note="test")
+    session.commit()
+    cdr = refused(rig, world, session, "+4930123456", 402)  # Berlin's first block is a whole minute: 0.60
+    assert "first billing block" in cdr.reason
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=5))
+    call = place(rig, world, "+49891234567")  # per-second Germany still fits in 0.50
+    assert call.wait_done(30)
+    assert wait_cdr(session, call.uuid).cost == D("0.0500")
+
+
+def test_concurrent_call_limit_answers_486(rig, world, session) -> None:
+    from controlplane.models import SipAccount
+
+    session.get(SipAccount, world.account_id).max_concurrent_calls = 1
+    session.commit()
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2, hangup_after=20))
+    first = place(rig, world, "+49891234567")
+    time.sleep(0.5)
+    cdr = refused(rig, world, session, "+49891234568", 486)
+    assert "concurrent" in cdr.reason
+    assert first.wait_done(30)
+    assert wait_cdr(session, first.uuid).disposition == "ANSWERED"
+
+
+def test_carrier_channel_limit_skips_a_full_trunk(rig, world, session) -> None:
+    from controlplane.models import CarrierTrunk
+
+    trunk_a = session.scalar(select(CarrierTrunk).where(CarrierTrunk.name == "carrier-a"))
+    trunk_a.max_channels = 1
+    session.commit()
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2, hangup_after=20))
+    rig.fs.far_ends.add("127.0.0.1:5072", FarEnd.answer(after=0.2, hangup_after=5))
+    first = place(rig, world, "+49891234567")
+    time.sleep(0.5)
+    second = place(rig, world, "+49891234567", account_id=world.account2_id)
+    assert second.wait_done(30) and first.wait_done(30)
+    cdr = wait_cdr(session, second.uuid)
+    assert [(a["trunk"], a["cause"]) for a in cdr.attempts] == [("carrier-a", "CHANNEL_LIMIT"), ("carrier-b", None)]
+    assert cdr.disposition == "ANSWERED"
