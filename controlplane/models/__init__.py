@@ -10,6 +10,7 @@ from controlplane.models.carriers import (
     TrunkGroupMember,
 )
 from controlplane.models.dids import Did, DidDestination
+from controlplane.models.edge import IpListAction, IpListEntry, MediaNode
 from controlplane.models.ledger import LedgerEntry, LedgerKind
 from controlplane.models.rating import DeckKind, Offer, Plan, PlanDeck, Rate, RateDeck
 from controlplane.models.sip import SipAccount, SipAccountKind
@@ -27,7 +28,7 @@ from controlplane.models.tenancy import (
 
 __all__ = [
     "ApiKey", "AuditLog", "AuthMode", "Base", "BillingType", "Carrier", "CarrierTrunk", "DeckKind", "Did",
-    "DidDestination", "LedgerEntry", "LedgerKind", "Offer", "Plan", "PlanDeck", "Rate", "RateDeck", "Role",
+    "DidDestination", "IpListAction", "IpListEntry", "LedgerEntry", "LedgerKind", "MediaNode", "Offer", "Plan", "PlanDeck", "Rate", "RateDeck", "Role",
     "SipAccount", "SipAccountKind", "Status", "Tenant", "TenantKind", "TenantRole", "TrunkAddress",
     "TrunkGroup", "TrunkGroupMember", "User",
 ]
