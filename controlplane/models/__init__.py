@@ -28,7 +28,7 @@ from controlplane.models.tenancy import (
 
 __all__ = [
     "ApiKey", "AuditLog", "AuthMode", "Base", "BillingType", "Carrier", "CarrierTrunk", "DeckKind", "Did",
-    "DidDestination", "IpListAction", "IpListEntry", "LedgerEntry", "LedgerKind", "MediaNode", "Offer", "Plan", "PlanDeck", "Rate", "RateDeck", "Role",
-    "SipAccount", "SipAccountKind", "Status", "Tenant", "TenantKind", "TenantRole", "TrunkAddress",
-    "TrunkGroup", "TrunkGroupMember", "User",
+    "DidDestination", "IpListAction", "IpListEntry", "LedgerEntry", "LedgerKind", "MediaNode", "Offer",
+    "Plan", "PlanDeck", "Rate", "RateDeck", "Role", "SipAccount", "SipAccountKind", "Status", "Tenant",
+    "TenantKind", "TenantRole", "TrunkAddress", "TrunkGroup", "TrunkGroupMember", "User",
 ]
