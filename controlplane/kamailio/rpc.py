@@ -24,6 +24,10 @@ class KamailioRpcError(RuntimeError):
         self.code = code
         self.message = message
 
+    @property
+    def not_found(self) -> bool:
+        return self.code == 404 or "not found" in self.message.lower()
+
 
 class KamailioUnreachable(RuntimeError):
     """No answer from Kamailio's JSON-RPC endpoint (down, wrong port, or too slow)."""
@@ -144,17 +148,19 @@ class KamailioRpc:
         try:
             result = self.call("ul.lookup", "location", f"{username}@{realm}")
         except KamailioRpcError as exc:
-            if exc.code == 404:
+            if exc.not_found:
                 return None
             raise
         return _registration(result.get("AoR", f"{username}@{realm}"), result.get("Contacts", []))
 
     def kick(self, username: str, realm: str) -> bool:
         """Remove all contacts of user@realm; False when it was not registered."""
+        if self.registration(username, realm) is None:
+            return False
         try:
             self.call("ul.rm", "location", f"{username}@{realm}")
         except KamailioRpcError as exc:
-            if exc.code == 404:
+            if exc.not_found:
                 return False
             raise
         return True
@@ -184,7 +190,7 @@ class KamailioRpc:
         try:
             return _carrier_reg(self.call("uac.reg_info", "l_uuid", l_uuid))
         except KamailioRpcError as exc:
-            if exc.code == 404:
+            if exc.not_found:
                 return None
             raise
 
