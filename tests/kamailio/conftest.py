@@ -82,7 +82,9 @@ class Edge:
         from controlplane.kamailio.sync import sync
 
         session.commit()
-        return sync(session, rpc=self.rpc, **kwargs)
+        report = sync(session, rpc=self.rpc, **kwargs)
+        assert report.ok, report.errors
+        return report
 
     def alive(self) -> bool:
         return self.proc.poll() is None
