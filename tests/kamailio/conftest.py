@@ -95,15 +95,18 @@ class Edge:
     def sipp(self, scenario: str, *, source_ip: str = "127.0.0.1", user: str = "1000", realm: str = "",
              password: str | None = None, dest: str = "2000", calls: int = 1, rate: int = 10,
              timeout: int = 15, extra: list[str] | None = None, ua: str = "cp-test",
-             transport: str = "u1") -> subprocess.CompletedProcess[str]:
+             transport: str = "u1", keys: dict[str, str] | None = None,
+             local_port: int | None = None) -> subprocess.CompletedProcess[str]:
         """Run one sipp UAC scenario against the edge; returncode 0 = every call succeeded."""
         args = [
             SIPP, f"{self.ip}:{self.sip_port}", "-sf", str(SCENARIOS / scenario), "-i", source_ip,
-            "-p", str(free_port(source_ip)), "-t", transport, "-m", str(calls), "-r", str(rate), "-l", str(max(calls, 1)),
+            "-p", str(local_port or free_port(source_ip)), "-t", transport, "-m", str(calls), "-r", str(rate), "-l", str(max(calls, 1)),
             "-s", user, "-key", "realm", realm or self.ip, "-key", "dest", dest, "-key", "ua", ua,
             "-timeout", f"{timeout}s", "-timeout_error", "-recv_timeout", "5000", "-max_recv_loops", "100000",
             "-nostdin", "-trace_err", "-error_file", str(self.run_dir / f"sipp-{scenario}-{time.monotonic_ns()}.err"),
         ]
+        for key, value in (keys or {}).items():
+            args += ["-key", key, value]
         if password is not None:
             args += ["-au", user, "-ap", password]
         args += extra or []

@@ -119,3 +119,70 @@ def test_no_media_node_gives_503_not_a_hang(edge, session):
     make_account(session, acme, "acme-pbx", trunk_ip="127.0.0.30")
     edge.sync(session)
     assert edge.rpc.media_nodes() == []
+
+
+def test_freeswitch_to_carrier_is_relayed_without_trusted_headers(edge, session, fs_nodes):
+    from tests.kamailio.conftest import FsNode, free_port
+
+    carrier_uas = FsNode("127.0.0.40", free_port("127.0.0.40"), edge.run_dir).start()
+    try:
+        carrier = Carrier(name="upstream")
+        carrier.trunks.append(CarrierTrunk(name="upstream", host="127.0.0.40", port=carrier_uas.port))
+        session.add(carrier)
+        _nodes(session, fs_nodes[:1])
+        edge.sync(session)
+        _wait_active(edge, 1)
+        fs = fs_nodes[0]
+
+        target = f"127.0.0.40:{carrier_uas.port}"
+        run = edge.sipp("fs_outbound.xml", source_ip=fs.ip, user="+4930111", realm="fs.local", dest="4930555001",
+                        keys={"target": target, "route": "carrier"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        msg = wait_for(carrier_uas.invites, what="INVITE at the carrier")[-1]
+        assert not [line for line in msg.splitlines() if line.lower().startswith("x-cp-")]
+        # The carrier sees the edge (Record-Route and top Via), not the FreeSWITCH node.
+        assert _headers(msg, "Record-Route")[0].startswith(f"<sip:{edge.ip}:{edge.sip_port}")
+        assert f"SIP/2.0/UDP {edge.ip}:{edge.sip_port}" in _headers(msg, "Via")[0]
+
+        # Not a known carrier trunk: refused, nothing leaves.
+        run = edge.sipp("fs_outbound_refused.xml", source_ip=fs.ip, user="+4930111", realm="fs.local",
+                        dest="4930555001", keys={"target": "127.0.0.99:5060", "route": "carrier"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        # Only FreeSWITCH nodes may ask for a carrier: a phone asking gets challenged/refused instead.
+        run = edge.sipp("fs_outbound_refused.xml", source_ip="127.0.0.43", user="+4930111", realm="fs.local",
+                        dest="4930555001", keys={"target": target, "route": "carrier"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert len(carrier_uas.invites()) == 1
+    finally:
+        carrier_uas.stop()
+
+
+def test_freeswitch_to_registered_phone_by_location(edge, session, fs_nodes):
+    from tests.kamailio.conftest import FsNode, free_port
+
+    acme = make_tenant(session, "acme", "acme.test")
+    beta = make_tenant(session, "beta", "beta.test")
+    make_account(session, acme, "1000", "pw-acme-1000")
+    make_account(session, beta, "1000", "pw-beta-1000")
+    _nodes(session, fs_nodes[:1])
+    edge.sync(session)
+    _wait_active(edge, 1)
+
+    # Two phones with the same extension in two realms, on two addresses.
+    phones = {}
+    for realm, ip, pw in (("acme.test", "127.0.0.51", "pw-acme-1000"), ("beta.test", "127.0.0.52", "pw-beta-1000")):
+        port = free_port(ip)
+        run = edge.sipp("register.xml", source_ip=ip, local_port=port, user="1000", realm=realm, password=pw)
+        assert run.returncode == 0, run.stdout[-3000:]
+        phones[realm] = FsNode(ip, port, edge.run_dir).start()  # the phone answers calls
+    try:
+        fs = fs_nodes[0]
+        run = edge.sipp("fs_outbound.xml", source_ip=fs.ip, user="+4930111", realm="fs.local", dest="1000",
+                        keys={"target": "beta.test", "route": "local"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        msg = wait_for(phones["beta.test"].invites, what="INVITE at the beta phone")[-1]
+        assert not [line for line in msg.splitlines() if line.lower().startswith("x-cp-")]
+        assert phones["acme.test"].invites() == []
+    finally:
+        for phone in phones.values():
+            phone.stop()
