@@ -100,7 +100,8 @@ class Edge:
         """Run one sipp UAC scenario against the edge; returncode 0 = every call succeeded."""
         args = [
             SIPP, f"{self.ip}:{self.sip_port}", "-sf", str(SCENARIOS / scenario), "-i", source_ip,
-            "-p", str(local_port or free_port(source_ip)), "-t", transport, "-m", str(calls), "-r", str(rate), "-l", str(max(calls, 1)),
+            "-p", str(local_port or free_port(source_ip)), "-t", transport, "-m", str(calls), "-r", str(rate),
+            "-l", str(max(calls, 1)),
             "-s", user, "-key", "realm", realm or self.ip, "-key", "dest", dest, "-key", "ua", ua,
             "-timeout", f"{timeout}s", "-timeout_error", "-recv_timeout", "5000", "-max_recv_loops", "100000",
             "-nostdin", "-trace_err", "-error_file", str(self.run_dir / f"sipp-{scenario}-{time.monotonic_ns()}.err"),
@@ -153,7 +154,8 @@ def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge
         log = run_dir / "kamailio.log"
         handle = log.open("w")
         proc = subprocess.Popen(
-            [KAMAILIO, "-DD", "-E", "-f", str(rendered.path), "-P", str(run_dir / "kamailio.pid"), "-m", "64", "-M", "8",
+            [KAMAILIO, "-DD", "-E", "-f", str(rendered.path), "-P", str(run_dir / "kamailio.pid"),
+             "-m", "64", "-M", "8",
              "-w", str(run_dir)],
             stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )

@@ -111,11 +111,12 @@ def digest_header(challenge: str, method: str, uri: str, username: str, password
 def register_over_ws(client: WsSip, username: str, realm: str, password: str) -> tuple[int, str]:
     """REGISTER username@realm over the WebSocket, answering one challenge; (final code, response)."""
     call_id, tag, ws_host = uuid.uuid4().hex, uuid.uuid4().hex[:8], f"{uuid.uuid4().hex[:8]}.invalid"
+    proto = "WSS" if isinstance(client.sock, ssl.SSLSocket) else "WS"
 
     def request(cseq: int, auth: str | None) -> str:
         lines = [
             f"REGISTER sip:{realm} SIP/2.0",
-            f"Via: SIP/2.0/{'WSS' if isinstance(client.sock, ssl.SSLSocket) else 'WS'} {ws_host};branch=z9hG4bK{uuid.uuid4().hex}",
+            f"Via: SIP/2.0/{proto} {ws_host};branch=z9hG4bK{uuid.uuid4().hex}",
             "Max-Forwards: 70",
             f"From: <sip:{username}@{realm}>;tag={tag}",
             f"To: <sip:{username}@{realm}>",

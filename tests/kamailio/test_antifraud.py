@@ -15,9 +15,11 @@ def _options(ip: str, port: int, source: str, ua: str = "cp-test", timeout: floa
         s.bind((source, 0))
         s.settimeout(timeout)
         lport = s.getsockname()[1]
-        msg = (f"OPTIONS sip:{ip}:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {source}:{lport};branch=z9hG4bK{time.time_ns()}\r\n"
+        msg = (f"OPTIONS sip:{ip}:{port} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {source}:{lport};branch=z9hG4bK{time.time_ns()}\r\n"
                f"Max-Forwards: 70\r\nFrom: <sip:probe@{source}>;tag=1\r\nTo: <sip:{ip}:{port}>\r\n"
-               f"Call-ID: {time.time_ns()}@{source}\r\nCSeq: 1 OPTIONS\r\nUser-Agent: {ua}\r\nContent-Length: 0\r\n\r\n")
+               f"Call-ID: {time.time_ns()}@{source}\r\nCSeq: 1 OPTIONS\r\nUser-Agent: {ua}\r\n"
+               "Content-Length: 0\r\n\r\n")
         s.sendto(msg.encode(), (ip, port))
         try:
             data, _ = s.recvfrom(65535)

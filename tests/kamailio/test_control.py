@@ -99,7 +99,9 @@ def _rows():
 def test_derive_tenancy_rules():
     t = derive(_rows(), fs_setid=3, resolve=lambda h: [h])
     # Same username in two realms: two subscribers; disabled account and disabled parent left out.
-    assert t.subscriber == {10: ("1000", "acme.test", "a" * 32, "b" * 32), 11: ("1000", "beta.test", "c" * 32, "d" * 32)}
+    assert t.subscriber == {
+        10: ("1000", "acme.test", "a" * 32, "b" * 32), 11: ("1000", "beta.test", "c" * 32, "d" * 32),
+    }
     assert t.domain == {("reseller.test", "2"), ("acme.test", "3"), ("beta.test", "4")}
     assert (GRP_TRUNK, "10.1.1.1", 32, 0, "13:3") in t.address
     assert (GRP_CARRIER, "203.0.113.5", 32, 0, "7") in t.address
