@@ -344,6 +344,83 @@ def quote(tenant_name: str, number: str, billsec: int, account: str | None) -> N
         click.echo(json.dumps(q.as_dict(), indent=2))
 
 
+# --- SIP edge (Kamailio) ---------------------------------------------------------------------
+@main.group()
+def kamailio() -> None:
+    """SIP edge: config, table sync and run-time control over JSON-RPC."""
+
+
+@kamailio.command("render")
+@click.option("--out", type=click.Path(dir_okay=False), help="Default: $CP_KAMAILIO_RUN_DIR/kamailio.cfg")
+def kamailio_render(out: str | None) -> None:
+    """Write the effective kamailio.cfg for the current settings (self-signed TLS pair if none)."""
+    from controlplane.kamailio.render import RenderError, render
+
+    try:
+        rendered = render(out)
+    except RenderError as exc:
+        _fail(str(exc), EXIT_INVALID)
+    click.echo(str(rendered.path))
+
+
+@kamailio.command("check")
+@click.option("--out", type=click.Path(dir_okay=False), help="Where to render before checking.")
+def kamailio_check(out: str | None) -> None:
+    """Render, then run `kamailio -c -f` on the result."""
+    from controlplane.kamailio.render import RenderError, check, render
+
+    try:
+        rendered = render(out)
+    except RenderError as exc:
+        _fail(str(exc), EXIT_INVALID)
+    result = check(rendered.path)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "ERROR" in line or "CRITICAL" in line]
+    for line in lines:
+        click.echo(line, err=True)
+    if result.returncode != 0:
+        _fail(f"kamailio rejected {rendered.path}", EXIT_FAILURE)
+    click.echo(f"config ok: {rendered.path}")
+
+
+@kamailio.command("sync")
+@click.option("--no-reload", is_flag=True, help="Only write the tables.")
+@click.option("--force-reload", is_flag=True, help="Reload every cached table even when nothing changed.")
+@handles_errors
+def kamailio_sync(no_reload: bool, force_reload: bool) -> None:
+    """Derive Kamailio's tables from ours (idempotent) and reload what changed."""
+    from controlplane.kamailio.sync import sync
+
+    with _session() as s:
+        report = sync(s, reload=not no_reload, force_reload=force_reload)
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+    click.echo(f"kamailio tables: {counts}")
+    click.echo(f"changed: {', '.join(report.changed) or 'nothing'}")
+    if report.reloaded:
+        click.echo(f"reloaded: {', '.join(report.reloaded)}")
+    if report.kicked:
+        click.echo(f"registrations removed: {', '.join(report.kicked)}")
+    for error in report.errors:
+        click.echo(f"warning: {error}", err=True)
+    if report.errors:
+        sys.exit(EXIT_FAILURE)
+
+
+@kamailio.command("registrations")
+@click.option("--realm")
+@click.option("--username")
+def kamailio_registrations(realm: str | None, username: str | None) -> None:
+    """List registrations (JSON)."""
+    from dataclasses import asdict
+
+    from controlplane.kamailio.rpc import KamailioRpc, KamailioRpcError, KamailioUnreachable
+
+    try:
+        regs = KamailioRpc().registrations(realm=realm, username=username)
+    except (KamailioRpcError, KamailioUnreachable) as exc:
+        _fail(str(exc), EXIT_FAILURE)
+    click.echo(json.dumps([asdict(r) for r in regs], indent=2))
+
+
 # --- processes -------------------------------------------------------------------------------
 @main.command()
 def web() -> None:

@@ -59,6 +59,58 @@ class Settings:
     fs_profile: str = field(default_factory=lambda: _env("CP_FS_PROFILE", "external"))
     leg_timeout: int = field(default_factory=lambda: int(_env("CP_LEG_TIMEOUT", "60")))
     controller_metrics_port: int = field(default_factory=lambda: int(_env("CP_CONTROLLER_METRICS_PORT", "0")))
+    # --- SIP edge (Kamailio); `controlplane kamailio render` turns these into the config ---
+    kamailio_bin: str = field(default_factory=lambda: _env("CP_KAMAILIO_BIN", "kamailio"))
+    # Rendered config, TLS certificate and pid file go here.
+    kamailio_run_dir: str = field(default_factory=lambda: _env("CP_KAMAILIO_RUN_DIR", "var/kamailio"))
+    kamailio_listen_ip: str = field(default_factory=lambda: _env("CP_KAMAILIO_LISTEN_IP", "127.0.0.1"))
+    # Address put in Via/Record-Route/Contact (public IP behind 1:1 NAT); default: listen_ip.
+    kamailio_advertise: str = field(default_factory=lambda: _env("CP_KAMAILIO_ADVERTISE", ""))
+    kamailio_sip_port: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_SIP_PORT", "5060")))
+    kamailio_tls_port: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_TLS_PORT", "5061")))
+    kamailio_ws_port: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_WS_PORT", "5066")))
+    kamailio_wss_port: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_WSS_PORT", "7443")))
+    kamailio_rpc_ip: str = field(default_factory=lambda: _env("CP_KAMAILIO_RPC_IP", "127.0.0.1"))
+    kamailio_rpc_port: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_RPC_PORT", "5071")))
+    # Kamailio's own DB URL (mysql://...); default: derived from DATABASE_URL.
+    kamailio_db_url: str = field(default_factory=lambda: _env("CP_KAMAILIO_DB_URL", ""))
+    # TLS certificate and key; when empty a self-signed pair is generated in the run dir.
+    kamailio_tls_cert: str = field(default_factory=lambda: _env("CP_KAMAILIO_TLS_CERT", ""))
+    kamailio_tls_key: str = field(default_factory=lambda: _env("CP_KAMAILIO_TLS_KEY", ""))
+    kamailio_children: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_CHILDREN", "8")))
+    kamailio_tcp_children: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_TCP_CHILDREN", "4")))
+    # Dispatcher set holding the FreeSWITCH nodes, and how often they are probed (s).
+    kamailio_fs_setid: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_FS_SETID", "1")))
+    kamailio_ds_ping_interval: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_DS_PING_INTERVAL", "10")))
+    kamailio_ds_probing_threshold: int = field(
+        default_factory=lambda: int(_env("CP_KAMAILIO_DS_PROBING_THRESHOLD", "2"))
+    )
+    # ms without a provisional reply before a media node counts as failed.
+    kamailio_fr_timer: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_FR_TIMER", "3000")))
+    # N failed authentications within WINDOW seconds ban the source for BAN_TIME seconds.
+    kamailio_ban_fails: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_BAN_FAILS", "5")))
+    kamailio_ban_window: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_BAN_WINDOW", "60")))
+    kamailio_ban_time: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_BAN_TIME", "300")))
+    # pike: more than DENSITY requests per SAMPLING seconds from one source is a flood.
+    kamailio_pike_sampling: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_PIKE_SAMPLING", "2")))
+    kamailio_pike_density: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_PIKE_DENSITY", "64")))
+    kamailio_natping_interval: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_NATPING_INTERVAL", "30")))
+    # Feature switches (WITH_* defines); auth off is only for the no-auth benchmark.
+    kamailio_auth: bool = field(default_factory=lambda: _env("CP_KAMAILIO_AUTH", "1").lower() in ("1", "true", "yes"))
+    kamailio_antiflood: bool = field(
+        default_factory=lambda: _env("CP_KAMAILIO_ANTIFLOOD", "1").lower() in ("1", "true", "yes")
+    )
+    kamailio_tls: bool = field(default_factory=lambda: _env("CP_KAMAILIO_TLS", "1").lower() in ("1", "true", "yes"))
+    kamailio_websockets: bool = field(
+        default_factory=lambda: _env("CP_KAMAILIO_WEBSOCKETS", "1").lower() in ("1", "true", "yes")
+    )
+    kamailio_uac: bool = field(default_factory=lambda: _env("CP_KAMAILIO_UAC", "1").lower() in ("1", "true", "yes"))
+    # JSON-RPC client timeout (s): an unreachable Kamailio fails fast.
+    kamailio_rpc_timeout: float = field(default_factory=lambda: float(_env("CP_KAMAILIO_RPC_TIMEOUT", "3")))
+
+    @property
+    def kamailio_rpc_url(self) -> str:
+        return f"http://{self.kamailio_rpc_ip}:{self.kamailio_rpc_port}/RPC"
 
 
 def get_settings() -> Settings:

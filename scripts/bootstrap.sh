@@ -103,6 +103,18 @@ start_web() {
   echo $! >"$VAR/web.pid"
 }
 
+start_kamailio() {
+  local run="${CP_KAMAILIO_RUN_DIR:-$VAR/kamailio}" pid
+  pid="$run/kamailio.pid"
+  if [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then
+    say "kamailio: already running (pid $(cat "$pid"))"; return
+  fi
+  say "kamailio: rendering config, syncing tables, starting (log: var/kamailio.log)"
+  CP_KAMAILIO_RUN_DIR="$run" "$VENV/bin/controlplane" kamailio check >/dev/null
+  "$VENV/bin/controlplane" kamailio sync --no-reload
+  kamailio -f "$run/kamailio.cfg" -P "$pid" -w "$run" -m 128 -M 16 -E >>"$VAR/kamailio.log" 2>&1
+}
+
 case "${1:-}" in
   install)
     install_all ;;
@@ -111,7 +123,8 @@ case "${1:-}" in
     prepare_database
     ensure_admin
     start_web
-    say "stack is up: MariaDB, Redis, web ($(cat "$VAR/web.pid"))" ;;
+    start_kamailio
+    say "stack is up: MariaDB, Redis, web ($(cat "$VAR/web.pid")), kamailio" ;;
   test)
     install_all
     shift

@@ -11,6 +11,7 @@ from controlplane.models.carriers import (
 )
 from controlplane.models.cdrs import Cdr
 from controlplane.models.dids import Did, DidDestination
+from controlplane.models.edge import IpListAction, IpListEntry, MediaNode
 from controlplane.models.ledger import LedgerEntry, LedgerKind
 from controlplane.models.rating import BlockedPrefix, DeckKind, Offer, Plan, PlanDeck, Rate, RateDeck
 from controlplane.models.sip import SipAccount, SipAccountKind
@@ -39,8 +40,11 @@ __all__ = [
     "DeckKind",
     "Did",
     "DidDestination",
+    "IpListAction",
+    "IpListEntry",
     "LedgerEntry",
     "LedgerKind",
+    "MediaNode",
     "Offer",
     "Plan",
     "PlanDeck",

@@ -1,0 +1,1 @@
+"""The SIP edge adapter: Kamailio config rendering, table sync and JSON-RPC control."""

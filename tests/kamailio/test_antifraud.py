@@ -1,0 +1,100 @@
+"""Anti-fraud at the edge: failed-auth ban, scanner drop, IP deny/allow lists, flood detection."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from controlplane.models import IpListAction, IpListEntry
+from tests.kamailio.conftest import make_account, make_tenant
+
+
+def _options(ip: str, port: int, source: str, ua: str = "cp-test", timeout: float = 1.5) -> str | None:
+    """Send one OPTIONS from source; the first line of the answer, or None when nothing came back."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        s.settimeout(timeout)
+        lport = s.getsockname()[1]
+        msg = (f"OPTIONS sip:{ip}:{port} SIP/2.0\r\n"
+               f"Via: SIP/2.0/UDP {source}:{lport};branch=z9hG4bK{time.time_ns()}\r\n"
+               f"Max-Forwards: 70\r\nFrom: <sip:probe@{source}>;tag=1\r\nTo: <sip:{ip}:{port}>\r\n"
+               f"Call-ID: {time.time_ns()}@{source}\r\nCSeq: 1 OPTIONS\r\nUser-Agent: {ua}\r\n"
+               "Content-Length: 0\r\n\r\n")
+        s.sendto(msg.encode(), (ip, port))
+        try:
+            data, _ = s.recvfrom(65535)
+        except TimeoutError:
+            return None
+        return data.decode(errors="replace").splitlines()[0]
+
+
+def test_failed_auth_ban(edge, session):
+    acme = make_tenant(session, "acme", "acme.test")
+    make_account(session, acme, "1000", "pw-acme-1000")
+    edge.sync(session)
+    attacker = "127.0.0.55"
+    # CP_KAMAILIO_BAN_FAILS=3 in the fixture: three wrong passwords...
+    for _ in range(3):
+        run = edge.sipp("register_refused.xml", source_ip=attacker, user="1000", realm="acme.test", password="guess")
+        assert run.returncode == 0, run.stdout[-2000:]
+    # ...and even the right password from that address gets no answer any more.
+    run = edge.sipp("register.xml", source_ip=attacker, user="1000", realm="acme.test", password="pw-acme-1000",
+                    timeout=6)
+    assert run.returncode != 0
+    assert _options(edge.ip, edge.sip_port, attacker) is None
+    # Everyone else is unaffected.
+    assert edge.sipp("register.xml", user="1000", realm="acme.test", password="pw-acme-1000").returncode == 0
+    assert "failed authentications from 127.0.0.55" in edge.log_text()
+
+
+def test_scanner_user_agents_dropped(edge, session):
+    edge.sync(session)
+    assert edge.sipp("options.xml", source_ip="127.0.0.56", ua="cp-test").returncode == 0
+    for ua in ("friendly-scanner", "sipvicious 0.3", "sipcli/v1.8", "VaxSIPUserAgent/3.1"):
+        assert _options(edge.ip, edge.sip_port, "127.0.0.56", ua=ua) is None, ua
+    run = edge.sipp("options.xml", source_ip="127.0.0.56", ua="friendly-scanner", timeout=4)
+    assert run.returncode != 0
+    # Not banned for it: a normal request from the same address still works.
+    assert _options(edge.ip, edge.sip_port, "127.0.0.56") == "SIP/2.0 200 Keepalive"
+
+
+def test_ip_deny_and_allow_lists(edge, session):
+    session.add(IpListEntry(action=IpListAction.DENY, address="127.0.0.57"))
+    session.add(IpListEntry(action=IpListAction.DENY, address="127.0.8.0", mask=24))
+    session.add(IpListEntry(action=IpListAction.ALLOW, address="127.0.0.58"))
+    acme = make_tenant(session, "acme", "acme.test")
+    make_account(session, acme, "1000", "pw-acme-1000")
+    report = edge.sync(session)
+    assert "address" in report.reloaded
+    assert _options(edge.ip, edge.sip_port, "127.0.0.57") is None
+    assert _options(edge.ip, edge.sip_port, "127.0.8.9") is None
+    assert _options(edge.ip, edge.sip_port, "127.0.0.59") == "SIP/2.0 200 Keepalive"
+    # Allow-listed sources are never banned for failed authentications.
+    for _ in range(4):
+        assert edge.sipp("register_refused.xml", source_ip="127.0.0.58", user="1000", realm="acme.test",
+                         password="guess").returncode == 0
+    assert _options(edge.ip, edge.sip_port, "127.0.0.58") == "SIP/2.0 200 Keepalive"
+
+    # Removed from the deny list: served again after sync.
+    session.query(IpListEntry).filter_by(address="127.0.0.57").delete()
+    edge.sync(session)
+    assert _options(edge.ip, edge.sip_port, "127.0.0.57") == "SIP/2.0 200 Keepalive"
+
+
+def test_flood_is_detected_and_banned(edge, session):
+    edge.sync(session)
+    flooder = "127.0.0.60"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((flooder, 0))
+        lport = s.getsockname()[1]
+        # CP_KAMAILIO_PIKE_DENSITY=200 per 2 s in the fixture; send well above that.
+        for i in range(1500):
+            msg = (f"OPTIONS sip:{edge.ip}:{edge.sip_port} SIP/2.0\r\n"
+                   f"Via: SIP/2.0/UDP {flooder}:{lport};branch=z9hG4bKf{i}\r\nMax-Forwards: 70\r\n"
+                   f"From: <sip:f@{flooder}>;tag={i}\r\nTo: <sip:{edge.ip}>\r\nCall-ID: flood-{i}\r\n"
+                   f"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
+            s.sendto(msg.encode(), (edge.ip, edge.sip_port))
+    time.sleep(0.5)
+    assert _options(edge.ip, edge.sip_port, flooder) is None
+    assert _options(edge.ip, edge.sip_port, "127.0.0.61") == "SIP/2.0 200 Keepalive"
+    assert "flood from 127.0.0.60" in edge.log_text()

@@ -1,0 +1,188 @@
+"""Calls through the edge: trusted headers, IP trunks, carriers, dispatcher over FreeSWITCH nodes."""
+
+from __future__ import annotations
+
+import re
+
+from controlplane.models import Carrier, CarrierTrunk, MediaNode, TrunkAddress
+from tests.kamailio.conftest import make_account, make_tenant, wait_for
+
+
+def _headers(message: str, name: str) -> list[str]:
+    return re.findall(rf"(?im)^{re.escape(name)}\s*:\s*(.*?)\s*$", message)
+
+
+def _nodes(session, fs_nodes):
+    for i, node in enumerate(fs_nodes, start=1):
+        session.add(MediaNode(name=f"fs{i}", host=node.ip, port=node.port))
+    session.flush()
+
+
+def _wait_active(edge, count):
+    return wait_for(lambda: [n for n in edge.rpc.media_nodes() if n.active] if
+                    len([n for n in edge.rpc.media_nodes() if n.active]) == count else None,
+                    timeout=15, what=f"{count} active media nodes")
+
+
+def test_ip_trunk_call_gets_account_headers_and_forged_ones_are_stripped(edge, session, fs_nodes):
+    acme = make_tenant(session, "acme", "acme.test")
+    pbx = make_account(session, acme, "acme-pbx", trunk_ip="127.0.0.30")
+    _nodes(session, fs_nodes[:1])
+    report = edge.sync(session)
+    assert report.ok, report.errors
+    _wait_active(edge, 1)
+
+    run = edge.sipp("invite.xml", source_ip="127.0.0.30", user="pbx", realm="pbx.example", dest="4930555")
+    assert run.returncode == 0, run.stdout[-3000:]
+
+    invites = wait_for(fs_nodes[0].invites, what="INVITE at the FreeSWITCH stand-in")
+    msg = invites[-1]
+    assert _headers(msg, "X-CP-Auth") == ["ip"]
+    assert _headers(msg, "X-CP-Account") == [str(pbx.id)]
+    assert _headers(msg, "X-CP-Tenant") == [str(acme.id)]
+    assert _headers(msg, "X-CP-Carrier") == []
+    assert "999999" not in msg
+
+
+def test_digest_call_gets_account_headers(edge, session, fs_nodes):
+    acme = make_tenant(session, "acme", "acme.test")
+    phone = make_account(session, acme, "1000", "pw-acme-1000")
+    _nodes(session, fs_nodes[:1])
+    edge.sync(session)
+    _wait_active(edge, 1)
+
+    run = edge.sipp("invite_digest.xml", user="1000", realm="acme.test", password="pw-acme-1000", dest="2000")
+    assert run.returncode == 0, run.stdout[-3000:]
+    msg = wait_for(fs_nodes[0].invites, what="INVITE at the FreeSWITCH stand-in")[-1]
+    assert _headers(msg, "X-CP-Auth") == ["digest"]
+    assert _headers(msg, "X-CP-Account") == [str(phone.id)]
+    assert _headers(msg, "X-CP-Tenant") == [str(acme.id)]
+    assert "Proxy-Authorization" not in msg
+
+
+def test_carrier_inbound_only_from_carrier_addresses(edge, session, fs_nodes):
+    make_tenant(session, "acme", "acme.test")
+    carrier = Carrier(name="upstream")
+    trunk = CarrierTrunk(name="upstream", host="127.0.0.40", port=5060)
+    trunk.addresses.append(TrunkAddress(address="127.0.0.41"))
+    carrier.trunks.append(trunk)
+    session.add(carrier)
+    _nodes(session, fs_nodes[:1])
+    edge.sync(session)
+    _wait_active(edge, 1)
+
+    for source in ("127.0.0.40", "127.0.0.41"):
+        run = edge.sipp("invite.xml", source_ip=source, user="+4930123", realm="carrier.example", dest="493055500001")
+        assert run.returncode == 0, run.stdout[-3000:]
+    invites = wait_for(lambda: len(fs_nodes[0].invites()) >= 2 and fs_nodes[0].invites(), what="2 INVITEs")
+    for msg in invites:
+        assert _headers(msg, "X-CP-Auth") == ["carrier"]
+        assert _headers(msg, "X-CP-Carrier") == [str(carrier.id)]
+        assert _headers(msg, "X-CP-Account") == []
+
+    # Anything else without credentials: refused.
+    run = edge.sipp("invite_refused.xml", source_ip="127.0.0.42", user="+4930123", realm="carrier.example")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert len(fs_nodes[0].invites()) == 2
+
+
+def test_dispatcher_spreads_fails_over_and_recovers(edge, session, fs_nodes):
+    acme = make_tenant(session, "acme", "acme.test")
+    make_account(session, acme, "acme-pbx", trunk_ip="127.0.0.30")
+    _nodes(session, fs_nodes)
+    edge.sync(session)
+    _wait_active(edge, 2)
+
+    run = edge.sipp("invite.xml", source_ip="127.0.0.30", calls=10, rate=20, realm="pbx.example")
+    assert run.returncode == 0, run.stdout[-3000:]
+    counts = [len(n.invites()) for n in fs_nodes]
+    assert sum(counts) == 10 and min(counts) >= 3, counts
+
+    # One node dies: calls still complete, on the other one.
+    fs_nodes[1].stop()
+    before = len(fs_nodes[0].invites())
+    run = edge.sipp("invite.xml", source_ip="127.0.0.30", calls=6, rate=10, realm="pbx.example", timeout=30)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert len(fs_nodes[0].invites()) - before == 6
+    wait_for(lambda: [n for n in edge.rpc.media_nodes() if not n.active], what="dead node marked inactive")
+
+    # It answers probes again: back in rotation.
+    fs_nodes[1].start()
+    _wait_active(edge, 2)
+    run = edge.sipp("invite.xml", source_ip="127.0.0.30", calls=4, rate=20, realm="pbx.example")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert len(fs_nodes[1].invites()) >= 1
+
+
+def test_no_media_node_gives_503_not_a_hang(edge, session):
+    acme = make_tenant(session, "acme", "acme.test")
+    make_account(session, acme, "acme-pbx", trunk_ip="127.0.0.30")
+    edge.sync(session)
+    assert edge.rpc.media_nodes() == []
+
+
+def test_freeswitch_to_carrier_is_relayed_without_trusted_headers(edge, session, fs_nodes):
+    from tests.kamailio.conftest import FsNode, free_port
+
+    carrier_uas = FsNode("127.0.0.40", free_port("127.0.0.40"), edge.run_dir).start()
+    try:
+        carrier = Carrier(name="upstream")
+        carrier.trunks.append(CarrierTrunk(name="upstream", host="127.0.0.40", port=carrier_uas.port))
+        session.add(carrier)
+        _nodes(session, fs_nodes[:1])
+        edge.sync(session)
+        _wait_active(edge, 1)
+        fs = fs_nodes[0]
+
+        target = f"127.0.0.40:{carrier_uas.port}"
+        run = edge.sipp("fs_outbound.xml", source_ip=fs.ip, user="+4930111", realm="fs.local", dest="4930555001",
+                        keys={"target": target, "route": "carrier"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        msg = wait_for(carrier_uas.invites, what="INVITE at the carrier")[-1]
+        assert not [line for line in msg.splitlines() if line.lower().startswith("x-cp-")]
+        # The carrier sees the edge (Record-Route and top Via), not the FreeSWITCH node.
+        assert _headers(msg, "Record-Route")[0].startswith(f"<sip:{edge.ip}:{edge.sip_port}")
+        assert f"SIP/2.0/UDP {edge.ip}:{edge.sip_port}" in _headers(msg, "Via")[0]
+
+        # Not a known carrier trunk: refused, nothing leaves.
+        run = edge.sipp("fs_outbound_refused.xml", source_ip=fs.ip, user="+4930111", realm="fs.local",
+                        dest="4930555001", keys={"target": "127.0.0.99:5060", "route": "carrier"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        # Only FreeSWITCH nodes may ask for a carrier: a phone asking gets challenged/refused instead.
+        run = edge.sipp("fs_outbound_refused.xml", source_ip="127.0.0.43", user="+4930111", realm="fs.local",
+                        dest="4930555001", keys={"target": target, "route": "carrier"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert len(carrier_uas.invites()) == 1
+    finally:
+        carrier_uas.stop()
+
+
+def test_freeswitch_to_registered_phone_by_location(edge, session, fs_nodes):
+    from tests.kamailio.conftest import FsNode, free_port
+
+    acme = make_tenant(session, "acme", "acme.test")
+    beta = make_tenant(session, "beta", "beta.test")
+    make_account(session, acme, "1000", "pw-acme-1000")
+    make_account(session, beta, "1000", "pw-beta-1000")
+    _nodes(session, fs_nodes[:1])
+    edge.sync(session)
+    _wait_active(edge, 1)
+
+    # Two phones with the same extension in two realms, on two addresses.
+    phones = {}
+    for realm, ip, pw in (("acme.test", "127.0.0.51", "pw-acme-1000"), ("beta.test", "127.0.0.52", "pw-beta-1000")):
+        port = free_port(ip)
+        run = edge.sipp("register.xml", source_ip=ip, local_port=port, user="1000", realm=realm, password=pw)
+        assert run.returncode == 0, run.stdout[-3000:]
+        phones[realm] = FsNode(ip, port, edge.run_dir).start()  # the phone answers calls
+    try:
+        fs = fs_nodes[0]
+        run = edge.sipp("fs_outbound.xml", source_ip=fs.ip, user="+4930111", realm="fs.local", dest="1000",
+                        keys={"target": "beta.test", "route": "local"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        msg = wait_for(phones["beta.test"].invites, what="INVITE at the beta phone")[-1]
+        assert not [line for line in msg.splitlines() if line.lower().startswith("x-cp-")]
+        assert phones["acme.test"].invites() == []
+    finally:
+        for phone in phones.values():
+            phone.stop()
