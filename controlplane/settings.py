@@ -54,8 +54,9 @@ class Settings:
     sync_interval: float = field(default_factory=lambda: float(_env("CP_SYNC_INTERVAL", "10")))
     # A node that has not answered for this long has its calls closed and billed.
     node_lost_after: float = field(default_factory=lambda: float(_env("CP_NODE_LOST_AFTER", "30")))
-    # Kamailio's SIP address (host:port) that every FreeSWITCH leg is sent through; empty = direct.
-    kamailio_sip: str = field(default_factory=lambda: _env("CP_KAMAILIO_SIP", ""))
+    # Kamailio's SIP address (host:port) that every FreeSWITCH leg is sent through (fs_path);
+    # default: the edge's own advertised address and SIP port. "direct" sends legs straight out.
+    kamailio_sip_override: str = field(default_factory=lambda: _env("CP_KAMAILIO_SIP", ""))
     fs_profile: str = field(default_factory=lambda: _env("CP_FS_PROFILE", "external"))
     leg_timeout: int = field(default_factory=lambda: int(_env("CP_LEG_TIMEOUT", "60")))
     controller_metrics_port: int = field(default_factory=lambda: int(_env("CP_CONTROLLER_METRICS_PORT", "0")))
@@ -107,6 +108,13 @@ class Settings:
     kamailio_uac: bool = field(default_factory=lambda: _env("CP_KAMAILIO_UAC", "1").lower() in ("1", "true", "yes"))
     # JSON-RPC client timeout (s): an unreachable Kamailio fails fast.
     kamailio_rpc_timeout: float = field(default_factory=lambda: float(_env("CP_KAMAILIO_RPC_TIMEOUT", "3")))
+
+    @property
+    def kamailio_sip(self) -> str:
+        if self.kamailio_sip_override == "direct":
+            return ""
+        edge = self.kamailio_advertise or self.kamailio_listen_ip
+        return self.kamailio_sip_override or f"{edge}:{self.kamailio_sip_port}"
 
     @property
     def kamailio_rpc_url(self) -> str:

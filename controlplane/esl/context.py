@@ -37,7 +37,8 @@ class DialStrings:
         return f";fs_path=sip:{self.kamailio}" if self.kamailio else ""
 
     def carrier(self, number: str, trunk: TrunkInfo, cid_number: str | None, cid_name: str | None) -> str:
-        leg = [f"sip_h_X-CP-Trunk={trunk.id}", f"leg_timeout={self.leg_timeout}"]
+        # Kamailio relays a leg to a carrier only when asked to and only to a known trunk's host:port.
+        leg = ["sip_h_X-CP-Route=carrier", f"sip_h_X-CP-Trunk={trunk.id}", f"leg_timeout={self.leg_timeout}"]
         if cid_number:
             leg.append(f"origination_caller_id_number={_clean(cid_number)}")
         if cid_name:

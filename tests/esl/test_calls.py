@@ -51,7 +51,8 @@ def test_failover_first_trunk_congested_second_answers(rig, world, session) -> N
     assert [(a["trunk"], a["sip_code"], a["answered"]) for a in cdr.attempts] == [
         ("carrier-a", 503, False), ("carrier-b", None, True)]
     assert cdr.attempts[0]["cause"] == "NORMAL_TEMPORARY_FAILURE"
-    assert [a.endpoint.split("@")[1] for a in call.attempts] == ["127.0.0.1:5071", "127.0.0.1:5072"]
+    assert [a.endpoint.split("@")[1].split(";")[0] for a in call.attempts] == ["127.0.0.1:5071", "127.0.0.1:5072"]
+    assert all("fs_path=sip:" in a.endpoint for a in call.attempts)  # legs leave through Kamailio
     # UK: 1.20/min in 6 s blocks + 0.05 connect: 10 s -> 12 s charged = 0.05 + 0.24
     assert (cdr.disposition, cdr.billsec, cdr.charged_seconds, cdr.cost) == ("ANSWERED", 10, 12, D("0.2900"))
     assert cdr.trunk_id is not None
