@@ -37,11 +37,13 @@ def build_context(settings: Settings) -> ControllerContext:
 def handle_connection(ctx: ControllerContext, sock: object, address: tuple[str, int]) -> None:
     session = OutboundSession(address, sock)
     try:
-        with gevent.Timeout(10):
-            session.connect()
+        try:
+            with gevent.Timeout(10):
+                session.connect()
+        except gevent.Timeout:
+            log.warning("FreeSWITCH at %s sent no channel data", address)
+            return
         CallFlow(CallChannel(session), ctx).run()
-    except gevent.Timeout:
-        log.warning("FreeSWITCH at %s sent no channel data", address)
     except Exception:
         log.exception("connection from %s failed", address)
     finally:

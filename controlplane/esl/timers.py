@@ -114,6 +114,7 @@ class BalanceTimers:
             return
         now = self.ctx.clock.now()
         cut_in = max(0.0, when - now - CUT_EARLY)
+        log.info("call %s: cut in %.2f call-seconds", uuid, cut_in)
         self.cuts[uuid] = gevent.spawn_later(self.ctx.clock.real_seconds(cut_in), self.cut, flow)
         warn = self.ctx.settings.warn_seconds
         if warn and cut_in > warn:
@@ -148,6 +149,7 @@ class BalanceTimers:
     def cut(self, flow: CallFlow) -> bool:
         """Hang the call up; retry, then go around the socket to the node, then escalate."""
         uuid = flow.state.uuid
+        log.info("call %s: credit exhausted, cutting", uuid)
         for attempt in range(1, CUT_RETRIES + 1):
             if flow.channel.hung_up:
                 return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal as D
 
+import pytest
 from sqlalchemy import func, select
 
 from controlplane.models import Cdr, LedgerEntry
@@ -163,3 +164,73 @@ def test_carrier_channel_limit_skips_a_full_trunk(rig, world, session) -> None:
     cdr = wait_cdr(session, second.uuid)
     assert [(a["trunk"], a["cause"]) for a in cdr.attempts] == [("carrier-a", "CHANNEL_LIMIT"), ("carrier-b", None)]
     assert cdr.disposition == "ANSWERED"
+
+
+def test_call_is_cut_at_the_second_credit_runs_out(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5))  # nobody hangs up
+    call = place(rig, world, "+49891234567")  # 0.01/s with 1.00 credit: 100 s
+    assert call.wait_done(40)
+    cdr = wait_cdr(session, call.uuid)
+    assert call.hangup_cause == "ALLOTTED_TIMEOUT"
+    assert (cdr.billsec, cdr.cost) == (100, D("1.0000"))
+    assert balance(session, world.tenant_id) == D("0.0000")
+
+
+def test_three_concurrent_calls_share_the_balance_within_one_block_each(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2))
+    calls = []
+    for n in range(3):
+        calls.append(place(rig, world, f"+4989123456{n}", account_id=world.account_id if n % 2 else world.account2_id))
+        time.sleep(1.0)  # ten call-seconds apart
+    for call in calls:
+        assert call.wait_done(40)
+    cdrs = [wait_cdr(session, c.uuid) for c in calls]
+    total = sum(c.cost for c in cdrs)
+    assert all(c.billsec > 0 for c in cdrs)
+    assert {c.hangup_cause for c in calls} == {"ALLOTTED_TIMEOUT"}
+    # 1.00 shared: (100 + 10 + 20) / 3 = about 43 s each from the last answer.
+    assert D("1.00") - D("0.03") <= total <= D("1.00") + D("0.03"), [c.billsec for c in cdrs]
+    assert balance(session, world.tenant_id) == D("1.00") - total
+
+
+@pytest.mark.controller_env(CP_WARN_SECONDS="10")
+def test_warning_tone_before_the_cut(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2))
+    call = place(rig, world, "+49891234567")
+    assert call.wait_done(40)
+    broadcasts = [line for line in call.transcript if "uuid_broadcast" in line]
+    assert broadcasts and "tone_stream://" in broadcasts[0]
+    assert wait_cdr(session, call.uuid).billsec == 100
+
+
+def test_internal_call_is_free_and_rings_the_other_account(rig, world, session) -> None:
+    rig.fs.far_ends.add("1001@acme.voice.example.com", FarEnd.answer(after=0.5, hangup_after=50))
+    call = place(rig, world, "1001")
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert (cdr.direction, cdr.disposition, cdr.billsec, cdr.cost) == ("internal", "ANSWERED", 50, D(0))
+    assert call.attempts[0].endpoint.startswith("sofia/external/1001@acme.voice.example.com")
+    assert balance(session, world.tenant_id) == D("1.00")
+
+
+def test_inbound_did_rings_its_sip_account(rig, world, session) -> None:
+    from controlplane.models import Tenant
+    from controlplane.services.dids import add_did
+
+    tenant = session.get(Tenant, world.tenant_id)
+    add_did(session, tenant, "+4930555000", to_account="1000")
+    session.commit()
+    from controlplane.models import Carrier
+
+    carrier = session.scalar(select(Carrier).where(Carrier.name == "carrier-a"))
+    rig.fs.far_ends.add("1000@acme.voice.example.com", FarEnd.answer(after=0.5, hangup_after=20))
+    call = rig.fs.place_call(CallSpec(destination="+4930555000", caller_number="+441234567",
+                                      sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert (cdr.direction, cdr.tenant_id, cdr.disposition, cdr.billsec, cdr.cost) == (
+        "inbound", world.tenant_id, "ANSWERED", 20, D(0))
+    unknown = rig.fs.place_call(CallSpec(destination="+4930555999",
+                                         sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
+    assert unknown.wait_done(30)
+    assert unknown.sip_response_to_caller == 404
