@@ -29,8 +29,6 @@ class Settings:
     )
     # Where CDRs wait when both MariaDB and Redis are unreachable.
     spool_dir: str = field(default_factory=lambda: _env("CP_SPOOL_DIR", "var/spool/cdr"))
-    # user:password FreeSWITCH's mod_json_cdr must send (its `cred` setting); empty accepts any.
-    cdr_push_credentials: str = field(default_factory=lambda: _env("CP_CDR_PUSH_CREDENTIALS", ""))
     web_host: str = field(default_factory=lambda: _env("CP_WEB_HOST", "127.0.0.1"))
     web_port: int = field(default_factory=lambda: int(_env("CP_WEB_PORT", "8080")))
     secret_key: str = field(default_factory=lambda: _env("CP_SECRET_KEY", "dev-only-change-me"))
@@ -40,6 +38,23 @@ class Settings:
     lcr_skip_unprofitable: bool = field(
         default_factory=lambda: _env("CP_LCR_SKIP_UNPROFITABLE", "0").lower() in ("1", "true", "yes")
     )
+    # --- media node (FreeSWITCH) and controller; `controlplane freeswitch render` writes a node's config from these.
+    # FreeSWITCH takes calls only from Kamailio (`kamailio_sip`, below) and CP_KAMAILIO_ACL:
+    # extra comma-separated CIDRs Kamailio may send from.
+    kamailio_acl: str = field(default_factory=lambda: _env("CP_KAMAILIO_ACL", ""))
+    # CP_WEB_URL: base URL of the web app; FreeSWITCH posts CDRs to <CP_WEB_URL>/api/v1/cdr/freeswitch.
+    web_url: str = field(default_factory=lambda: _env("CP_WEB_URL", "http://127.0.0.1:8080"))
+    # CP_FREESWITCH_SIP_IP / CP_FREESWITCH_SIP_PORT: where the node's one SIP profile listens.
+    freeswitch_sip_ip: str = field(default_factory=lambda: _env("CP_FREESWITCH_SIP_IP", "127.0.0.1"))
+    freeswitch_sip_port: int = field(default_factory=lambda: int(_env("CP_FREESWITCH_SIP_PORT", "5080")))
+    # CP_ESL_PORT / CP_ESL_PASSWORD: the node's inbound event socket (always on loopback).
+    esl_port: int = field(default_factory=lambda: int(_env("CP_ESL_PORT", "8021")))
+    esl_password: str = field(default_factory=lambda: _env("CP_ESL_PASSWORD", "ClueCon"))
+    # CP_CDR_USER / CP_CDR_PASSWORD: HTTP basic credentials FreeSWITCH sends with its CDR posts (none if unset).
+    cdr_user: str = field(default_factory=lambda: _env("CP_CDR_USER", ""))
+    cdr_password: str = field(default_factory=lambda: _env("CP_CDR_PASSWORD", ""))
+    # CP_NODE_NAME: the node's switchname (shows in CDRs and `show channels`).
+    node_name: str = field(default_factory=lambda: _env("CP_NODE_NAME", "fs-node-1"))
 
     # --- call controller -----------------------------------------------------------------------
     controller_host: str = field(default_factory=lambda: _env("CP_CONTROLLER_HOST", "127.0.0.1"))
@@ -57,7 +72,8 @@ class Settings:
     # Kamailio's SIP address (host:port) that every FreeSWITCH leg is sent through (fs_path);
     # default: the edge's own advertised address and SIP port. "direct" sends legs straight out.
     kamailio_sip_override: str = field(default_factory=lambda: _env("CP_KAMAILIO_SIP", ""))
-    fs_profile: str = field(default_factory=lambda: _env("CP_FS_PROFILE", "external"))
+    # The one SIP profile of freeswitch-conf/ (legs are dialled as sofia/<profile>/...).
+    fs_profile: str = field(default_factory=lambda: _env("CP_FS_PROFILE", "controlplane"))
     leg_timeout: int = field(default_factory=lambda: int(_env("CP_LEG_TIMEOUT", "60")))
     controller_metrics_port: int = field(default_factory=lambda: int(_env("CP_CONTROLLER_METRICS_PORT", "0")))
     # --- SIP edge (Kamailio); `controlplane kamailio render` turns these into the config ---
@@ -108,6 +124,11 @@ class Settings:
     kamailio_uac: bool = field(default_factory=lambda: _env("CP_KAMAILIO_UAC", "1").lower() in ("1", "true", "yes"))
     # JSON-RPC client timeout (s): an unreachable Kamailio fails fast.
     kamailio_rpc_timeout: float = field(default_factory=lambda: float(_env("CP_KAMAILIO_RPC_TIMEOUT", "3")))
+
+    @property
+    def controller_listen(self) -> str:
+        """host:port of the outbound-ESL controller: the dialplan's `socket` target."""
+        return f"{self.controller_host}:{self.controller_port}"
 
     @property
     def kamailio_sip(self) -> str:

@@ -185,7 +185,7 @@ class CallFlow:
         self.state.attempts.append(attempt)
         self.ctx.live.update(self.state.uuid, state="dialing", trunk_name=attempt.trunk)
         self.channel.set_vars({"cp_attempts": self._attempts_json()})
-        done = self.channel.execute("bridge", attempt.dial)
+        done = self.channel.execute("bridge", attempt.dial, event_lock=False)
         complete = self.channel.wait_complete(done, None, self._on_event)
         if complete is not None and complete.name == "CHANNEL_EXECUTE_COMPLETE":
             attempt.answered = attempt.answered or self.state.answered_at is not None

@@ -78,13 +78,19 @@ class CallChannel:
         self.command("myevents")
         self.command("linger")
 
-    def execute(self, app: str, arg: str = "") -> str:
-        """Queue an application on the channel; returns its Event-UUID for wait_complete."""
+    def execute(self, app: str, arg: str = "", event_lock: bool = True) -> str:
+        """Queue an application on the channel; returns its Event-UUID for wait_complete.
+
+        With event-lock FreeSWITCH parses no further sendmsg while the app runs; without it a
+        running bridge still takes private events (e.g. uuid_broadcast's warning tone).
+        """
         event_uuid = str(uuidlib.uuid4())
         lines = ["sendmsg", "call-command: execute", f"execute-app-name: {app}"]
         if arg:
             lines.append(f"execute-app-arg: {arg}")
-        lines += ["event-lock: true", f"Event-UUID: {event_uuid}"]
+        if event_lock:
+            lines.append("event-lock: true")
+        lines.append(f"Event-UUID: {event_uuid}")
         self.command("\n".join(lines))
         return event_uuid
 
@@ -93,9 +99,10 @@ class CallChannel:
             self.execute("set", f"{name}={value}")
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
+        """End the call now. `api uuid_kill` acts at once, where a sendmsg hangup would wait
+        behind an event-locked application such as a running bridge."""
         try:
-            self.command(f"sendmsg\ncall-command: hangup\nhangup-cause: {cause}")
-            return True
+            return self.api(f"uuid_kill {self.uuid} {cause}").startswith("+OK")
         except Gone:
             return False
 

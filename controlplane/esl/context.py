@@ -29,12 +29,13 @@ class Metrics:
 class DialStrings:
     """FreeSWITCH dial strings; legs leave through Kamailio so carriers see one address."""
 
-    profile: str = "external"
+    profile: str = "controlplane"
     kamailio: str = ""  # host:port of Kamailio; empty sends legs straight to their host
     leg_timeout: int = 60
 
     def _via(self) -> str:
-        return f";fs_path=sip:{self.kamailio}" if self.kamailio else ""
+        # mod_sofia reads fs_path up to the next ';' and URL-decodes it into a Route: hence %3Blr.
+        return f";fs_path=sip:{self.kamailio}%3Blr" if self.kamailio else ""
 
     def carrier(self, number: str, trunk: TrunkInfo, cid_number: str | None, cid_name: str | None) -> str:
         # Kamailio relays a leg to a carrier only when asked to and only to a known trunk's host:port.

@@ -19,7 +19,8 @@ def create_app(overrides: dict | None = None) -> Flask:
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_recycle": 3600},
         SECRET_KEY=settings.secret_key,
-        CDR_PUSH_CREDENTIALS=settings.cdr_push_credentials,
+        # mod_json_cdr's `cred` (user:password); empty accepts unauthenticated posts (loopback labs).
+        CDR_PUSH_CREDENTIALS=f"{settings.cdr_user}:{settings.cdr_password}" if settings.cdr_user else "",
     )
     app.config.update(overrides or {})
     db.init_app(app)

@@ -30,6 +30,9 @@ from controlplane.services.plans import create_plan
 from controlplane.services.tenants import create_tenant, ensure_operator
 from controlplane.testing.fs_standin import FreeSwitchStandIn
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "standin"))  # esl_client for media.py
+from tests.esl.media import media_node_factory  # noqa: E402,F401  (fixture)
+
 TIME_SCALE = 10.0  # ten call-seconds per real second
 
 

@@ -29,12 +29,13 @@ def test_prepaid_call_answered_and_charged_exactly(rig, world, session) -> None:
     call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
     assert call.wait_done(30)
     cdr = wait_cdr(session, call.uuid)
-    assert call.billsec == 30
-    assert (cdr.disposition, cdr.billsec, cdr.rate_prefix, cdr.rate_source) == ("ANSWERED", 30, "49", "plan")
-    assert cdr.cost == D("0.3000")  # 30 s at 0.60/min, per-second blocks
-    assert cdr.billing_blocks == 30
+    # FreeSWITCH bills whole seconds of its clock: a 30 s call is 30 s, or 31 when it straddles a tick.
+    assert cdr.billsec == call.billsec and cdr.billsec in (30, 31)
+    assert (cdr.disposition, cdr.rate_prefix, cdr.rate_source) == ("ANSWERED", "49", "plan")
+    assert cdr.cost == D("0.01") * cdr.billsec  # 0.60/min in per-second blocks
+    assert cdr.billing_blocks == cdr.billsec
     assert cdr.attempts[0]["trunk"] == "carrier-a" and cdr.attempts[0]["answered"]
-    assert balance(session, world.tenant_id) == D("0.7000")
+    assert balance(session, world.tenant_id) == D("1.00") - cdr.cost
     assert session.scalar(select(func.count()).select_from(LedgerEntry).where(
         LedgerEntry.reference == f"call:{call.uuid}")) == 1
 
@@ -54,8 +55,9 @@ def test_failover_first_trunk_congested_second_answers(rig, world, session) -> N
     assert cdr.attempts[0]["cause"] == "NORMAL_TEMPORARY_FAILURE"
     assert [a.endpoint.split("@")[1].split(";")[0] for a in call.attempts] == ["127.0.0.1:5071", "127.0.0.1:5072"]
     assert all("fs_path=sip:" in a.endpoint for a in call.attempts)  # legs leave through Kamailio
-    # UK: 1.20/min in 6 s blocks + 0.05 connect: 10 s -> 12 s charged = 0.05 + 0.24
-    assert (cdr.disposition, cdr.billsec, cdr.charged_seconds, cdr.cost) == ("ANSWERED", 10, 12, D("0.2900"))
+    # UK: 1.20/min in 6 s blocks + 0.05 connect: 10 (or 11) s -> 12 s charged = 0.05 + 0.24
+    assert (cdr.disposition, cdr.charged_seconds, cdr.cost) == ("ANSWERED", 12, D("0.2900"))
+    assert cdr.billsec in (10, 11)
     assert cdr.trunk_id is not None
 
 
@@ -81,11 +83,19 @@ def test_all_trunks_fail_is_congestion_with_every_attempt_recorded(rig, world, s
 
 
 def test_block_boundary_is_not_charged_an_extra_block(rig, world, session) -> None:
-    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=60))
+    from controlplane.models import LedgerKind
+    from controlplane.services.ledger import post
+
+    post(session, world.tenant_id, D("-0.40"), LedgerKind.CORRECTION, note="leave 0.60: one Berlin minute")
+    session.commit()
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5))
     call = place(rig, world, "+4930123456")  # Berlin: 0.60 per whole minute
     assert call.wait_done(30)
     cdr = wait_cdr(session, call.uuid)
+    # The credit pays exactly one block: the call is cut at 60 s, on the boundary, and charged one block.
+    assert call.hangup_cause == "ALLOTTED_TIMEOUT"
     assert (cdr.billsec, cdr.billing_blocks, cdr.charged_seconds, cdr.cost) == (60, 1, 60, D("0.6000"))
+    assert balance(session, world.tenant_id) == D("0")
 
 
 def refused(rig, world, session, destination: str, code: int, sip_headers=None, account_id=None) -> Cdr:
@@ -132,7 +142,8 @@ def test_credit_below_the_first_block_is_refused(rig, world, session) -> None:
     rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=5))
     call = place(rig, world, "+49891234567")  # per-second Germany still fits in 0.50
     assert call.wait_done(30)
-    assert wait_cdr(session, call.uuid).cost == D("0.0500")
+    cdr = wait_cdr(session, call.uuid)
+    assert cdr.cost == D("0.01") * cdr.billsec and cdr.billsec in (5, 6)
 
 
 def test_concurrent_call_limit_answers_486(rig, world, session) -> None:
@@ -208,8 +219,9 @@ def test_internal_call_is_free_and_rings_the_other_account(rig, world, session) 
     call = place(rig, world, "1001")
     assert call.wait_done(30)
     cdr = wait_cdr(session, call.uuid)
-    assert (cdr.direction, cdr.disposition, cdr.billsec, cdr.cost) == ("internal", "ANSWERED", 50, D(0))
-    assert call.attempts[0].endpoint.startswith("sofia/external/1001@acme.voice.example.com")
+    assert (cdr.direction, cdr.disposition, cdr.cost) == ("internal", "ANSWERED", D(0))
+    assert cdr.billsec in (50, 51)
+    assert call.attempts[0].endpoint.startswith("sofia/controlplane/1001@acme.voice.example.com;fs_path=")
     assert balance(session, world.tenant_id) == D("1.00")
 
 
@@ -228,8 +240,8 @@ def test_inbound_did_rings_its_sip_account(rig, world, session) -> None:
                                       sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
     assert call.wait_done(30)
     cdr = wait_cdr(session, call.uuid)
-    assert (cdr.direction, cdr.tenant_id, cdr.disposition, cdr.billsec, cdr.cost) == (
-        "inbound", world.tenant_id, "ANSWERED", 20, D(0))
+    assert (cdr.direction, cdr.tenant_id, cdr.disposition, cdr.cost) == ("inbound", world.tenant_id, "ANSWERED", D(0))
+    assert cdr.billsec in (20, 21)
     unknown = rig.fs.place_call(CallSpec(destination="+4930555999",
                                          sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
     assert unknown.wait_done(30)

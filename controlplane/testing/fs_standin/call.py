@@ -67,6 +67,18 @@ class Attempt:
     ended_at: float | None = None
 
 
+@dataclass
+class Broadcast:
+    """One ``uuid_broadcast`` to this call (``at`` in simulated seconds; ``response`` once it ended on A)."""
+
+    path: str
+    legs: str
+    at: float
+    on_a_leg: bool
+    response: str | None = None
+    played_ms: int | None = None
+
+
 class _Hangup(Exception):
     pass
 
@@ -100,6 +112,7 @@ class Call:
         self.current_app: str | None = None
         self.last_app: tuple[str, str | None] | None = None
         self.attempts: list[Attempt] = []
+        self.broadcasts: list[Broadcast] = []
         self.app_log: list[tuple[str, str | None]] = []
         self.events: list[tuple[float, str, dict[str, str]]] = []
         self.transcript: list[str] = []
@@ -228,7 +241,7 @@ class Call:
             headers, body, raw = msg
             self._record(">>", raw)
             try:
-                self.node.handle_outbound_command(self, headers, body)
+                self.node.handle_outbound_command(self, headers, body, raw)
             except Exception:  # noqa: BLE001 - a bug in the stand-in must not hang the tests
                 import traceback
 
@@ -528,7 +541,75 @@ class Call:
                 self.chan.vars.set(k, val if val != "" else None)
         return "_none_"
 
-    _app_export = _app_set
+    def _app_export(self, arg: str) -> str:
+        """export k=v: set k here (unless ``nolocal:``) and append k to ``export_vars``
+        (switch_channel_export_variable_var_check in switch_channel.c)."""
+        if "=" not in arg:
+            return "_none_"
+        k, val = arg.split("=", 1)
+        name, local = k, True
+        for pre in ("nolocal:", "_nolocal_"):
+            if k.lower().startswith(pre):
+                name, local = k[len(pre):], False
+        with self.lock:
+            v = self.chan.vars
+            # switch_channel_export_variable_var_check sets the name as given, so a nolocal: variable is kept
+            # under its prefixed name and only reaches the B leg.
+            v.set(name if local else k, val if val != "" else None)
+            if val != "":
+                exports = v.get("export_vars")
+                v.set("export_vars", f"{exports},{k}" if exports else k)
+        return "_none_"
+
+    def set_var(self, name: str, value: str | None) -> None:
+        """uuid_setvar / uuid_setvar_multi: an empty value unsets, like switch_channel_set_variable."""
+        with self.lock:
+            self.chan.vars.set(name, value if value else None)
+
+    def broadcast(self, path: str, legs: str, start: bool = True) -> Broadcast:
+        """uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both]: the A leg plays ``path`` as a playback
+        (CHANNEL_EXECUTE / EXECUTE_COMPLETE) alongside whatever it is doing (e.g. while bridged).
+        No argument means aleg + hold the B leg (mod_commands.c)."""
+        legs = legs or "aleg"
+        on_a = "aleg" in legs or "both" in legs
+        b = Broadcast(path, legs, self.clock.now(), on_a)
+        with self.lock:
+            self.broadcasts.append(b)
+        if start:
+            self.start_broadcast(b)
+        return b
+
+    def start_broadcast(self, b: Broadcast) -> None:
+        if b.on_a_leg:
+            threading.Thread(target=self._play_broadcast, args=(b,), daemon=True).start()
+
+    def _play_broadcast(self, b: Broadcast) -> None:
+        app, sep, arg = b.path.partition("::")  # "app::arg" runs that app, else it is a playback
+        if not sep:
+            app, arg = "playback", b.path
+        app_uuid = new_uuid()
+        tail = [("Application", app), ("Application-Data", arg)]
+        if self.hungup:
+            return
+        self.chan_event("CHANNEL_EXECUTE", tail=tail + [("Application-UUID", app_uuid)])
+        total = self.playback_ms(arg) if app == "playback" else 0
+        start = self.clock.now()
+        try:
+            self.sleep_sim(total / 1000.0)
+        except _Hangup:
+            pass
+        played = min(total, int((self.clock.now() - start) * 1000))
+        resp = "FILE PLAYED" if app == "playback" else "_none_"
+        with self.lock:
+            b.played_ms, b.response = played, resp
+            if app == "playback":
+                v = self.chan.vars
+                v.set("playback_seconds", str(math.ceil(played / 1000)))
+                v.set("playback_ms", str(played))
+            destroyed = self.channel_destroyed
+        if not destroyed:
+            self.chan_event("CHANNEL_EXECUTE_COMPLETE",
+                            tail=tail + [("Application-Response", resp), ("Application-UUID", app_uuid)])
 
     def _app_unset(self, arg: str) -> str:
         with self.lock:

@@ -51,9 +51,8 @@ class InboundSession:
                 msg = None
             if msg is None:
                 break
-            headers, _body, _raw = msg
-            k0, v0 = headers[0]
-            line = k0 if not v0 else f"{k0}: {v0}"
+            headers, _body, raw = msg
+            line = wire.command_line(raw)
             hd = {k: v for k, v in headers[1:]}
             cmd, _, rest = line.partition(" ")
             if not self.authed:
@@ -64,7 +63,10 @@ class InboundSession:
                 self.send(wire.command_reply("-ERR invalid"))
                 break
             if cmd == "api":
-                self.send(wire.api_response(node.api(rest)))
+                after: list = []
+                self.send(wire.api_response(node.api(rest, after)))
+                for fn in after:
+                    fn()
             elif cmd == "bgapi":
                 node._bgapi(rest, hd.get("Job-UUID"), self.send, deliver=self._deliver_job)
             elif cmd == "event":

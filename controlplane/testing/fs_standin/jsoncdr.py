@@ -79,6 +79,13 @@ def post_a_leg(node: FreeSwitchStandIn, call: Call) -> bool:
 def post_b_leg(node: FreeSwitchStandIn, call: Call, att: Attempt) -> bool:
     p = call.chan.profile
     hv = [(k, v) for k, v in call.chan.vars.items() if k.startswith("sip_h_")]
+    # Variables named in export_vars are copied onto the B leg when it is created (switch_channel_process_export).
+    exported = (call.chan.vars.get("export_vars") or "").split(",")
+    for full in exported:
+        name = full[8:] if full.lower().startswith("nolocal:") else full.removeprefix("_nolocal_")
+        val = call.chan.vars.get(full)
+        if name and val is not None and name != "RFC2822_DATE":
+            hv.append((name, val))
     variables = {"direction": "outbound", "uuid": att.uuid, "call_uuid": att.uuid}
     variables.update({k: v for k, v in hv})
     cause = att.cause or "NORMAL_CLEARING"

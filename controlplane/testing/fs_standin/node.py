@@ -44,6 +44,9 @@ class FreeSwitchStandIn:
         self.inbound = None
         self.alive = False
         self.cdr_posts: list[dict] = []
+        # The core scheduler (switch_scheduler.c): task id -> (group, timer). Ids count up from 1 per process.
+        self._tasks: dict[int, tuple[str, threading.Timer]] = {}
+        self._task_seq = 0
 
     # ----------------------------------------------------------------------------- lifecycle
     @property
@@ -70,6 +73,9 @@ class FreeSwitchStandIn:
             calls = list(self.channels.values())
             self.channels.clear()
             self.b_legs.clear()
+            tasks, self._tasks = list(self._tasks.values()), {}
+        for _group, timer in tasks:  # the scheduler dies with the process
+            timer.cancel()
         for c in calls:
             with c.cond:
                 c.vanished = True
@@ -131,20 +137,60 @@ class FreeSwitchStandIn:
         t.start()
         return t
 
-    def sched_hangup(self, call: Call, arg: str) -> None:
-        """sched_hangup [+]N [cause]: whole-second scheduler, fires at floor(now)+N (fact 26)."""
+    def add_task(self, sim_delay: float, fn: Callable[[], object], group: str) -> int:
+        """switch_scheduler_add_task: a one-shot task in ``group``; removed from the table when it fires."""
+        with self._lock:
+            self._task_seq += 1
+            task_id = self._task_seq
+
+        def run() -> None:
+            with self._lock:
+                if self._tasks.pop(task_id, None) is None:
+                    return  # deleted (sched_del) in the meantime
+            fn()
+
+        timer = threading.Timer(self.clock.real(sim_delay), run)
+        timer.daemon = True
+        with self._lock:
+            self._tasks[task_id] = (group, timer)
+        timer.start()
+        return task_id
+
+    def del_tasks(self, id_or_group: str) -> int:
+        """sched_del: a digit string is a task id, anything else a group (mod_commands sched_del_function)."""
+        with self._lock:
+            if id_or_group.isdigit():
+                ids = [int(id_or_group)] if int(id_or_group) in self._tasks else []
+            else:
+                ids = [i for i, (g, _t) in self._tasks.items() if g == id_or_group]
+            timers = [self._tasks.pop(i)[1] for i in ids]
+        for t in timers:
+            t.cancel()
+        return len(timers)
+
+    def scheduled_tasks(self, group: str | None = None) -> list[int]:
+        """Ids of the tasks still pending (optionally of one group, e.g. a channel uuid)."""
+        with self._lock:
+            return sorted(i for i, (g, _t) in self._tasks.items() if group is None or g == group)
+
+    def sched_hangup(self, call: Call, arg: str) -> int | None:
+        """sched_hangup [+]N [cause]: whole-second scheduler, fires at floor(now)+N (fact 26).
+
+        switch_ivr_schedule_hangup() adds the task with group = the channel uuid, so ``sched_del <uuid>``
+        removes every scheduled hangup of that channel.
+        """
         parts = arg.split()
         if not parts:
-            return
+            return None
         when = parts[0]
         cause = parts[1] if len(parts) > 1 else "ALLOTTED_TIMEOUT"
         now = self.clock.now()
         try:
             n = int(when.lstrip("+"))
         except ValueError:
-            return
+            return None
         fire = math.floor(now) + n if when.startswith("+") else float(n)
-        self.schedule(max(0.0, fire - now), lambda: call.request_hangup(cause))
+        return self.add_task(max(0.0, fire - now), lambda: call.request_hangup(cause), group=call.uuid)
 
     # ----------------------------------------------------------------------------- events for inbound
     def publish(self, name: str, headers: list[tuple[str, str]], body: str | None) -> None:
@@ -152,9 +198,13 @@ class FreeSwitchStandIn:
             self.inbound.publish(name, headers, body)
 
     # ----------------------------------------------------------------------------- outbound commands
-    def handle_outbound_command(self, call: Call, headers: list[tuple[str, str]], body: bytes) -> None:
+    def handle_outbound_command(self, call: Call, headers: list[tuple[str, str]], body: bytes,
+                                raw: bytes | None = None) -> None:
         first = headers[0][0] if headers else ""
-        line = first if not headers[0][1] else f"{headers[0][0]}: {headers[0][1]}"
+        if raw is not None:
+            line = wire.command_line(raw)
+        else:
+            line = first if not headers[0][1] else f"{headers[0][0]}: {headers[0][1]}"
         hd = {k: v for k, v in headers[1:]}
         cmd, _, rest = line.partition(" ")
         send = call.send
@@ -202,7 +252,10 @@ class FreeSwitchStandIn:
                 val = call.chan.vars.get(rest.strip())
             send(wire.command_reply(val if val else "-ERR command not found"))
         elif cmd == "api":
-            send(wire.api_response(self.api(rest)))
+            after: list[Callable[[], object]] = []
+            send(wire.api_response(self.api(rest, after)))
+            for fn in after:
+                fn()
         elif cmd == "bgapi":
             self._bgapi(rest, hd.get("Job-UUID"), call.send, owner=call)
         elif cmd == "sendmsg":
@@ -247,8 +300,12 @@ class FreeSwitchStandIn:
             call.cond.notify_all()
 
     # ----------------------------------------------------------------------------- api
-    def api(self, line: str) -> str:
-        """Run an api command; bodies as FreeSWITCH returns them (fact 6, 25, 30)."""
+    def api(self, line: str, after: list[Callable[[], object]] | None = None) -> str:
+        """Run an api command; bodies as FreeSWITCH returns them (fact 6, 25, 30).
+
+        Work that FreeSWITCH hands to the session thread (uuid_broadcast) goes to ``after``, which the
+        caller runs once the reply is on the wire; without ``after`` it starts at once.
+        """
         cmd, _, arg = line.strip().partition(" ")
         args = arg.split()
         if cmd == "uuid_getvar":
@@ -277,6 +334,49 @@ class FreeSwitchStandIn:
                 return "-ERR No such channel!\n"
             self.sched_hangup(c, " ".join([args[0]] + args[2:]))
             return "+OK\n"
+        if cmd == "sched_del":
+            # mod_commands.c sched_del_function: "+OK Deleted: N" even when N is 0 (there is no -ERR for
+            # an unknown id; "-ERR no such id" belongs to unsched_api).
+            if not arg.strip():
+                return "-ERR Invalid syntax\n"
+            return f"+OK Deleted: {self.del_tasks(arg.strip())}\n"
+        if cmd == "uuid_broadcast":
+            # mod_commands.c uuid_broadcast_function: replies "+OK Message Sent" without checking the uuid.
+            if len(args) < 2:
+                return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+            c = self.find(args[0])
+            if c is not None:
+                b = c.broadcast(args[1], args[2].lower() if len(args) > 2 else "aleg", start=after is None)
+                if after is not None:
+                    after.append(lambda: c.start_broadcast(b))
+            return "+OK Message Sent\n"
+        if cmd == "uuid_setvar":
+            # "<uuid> <var> [value]"; the value is the rest of the line (switch_separate_string into 3).
+            parts = arg.strip().split(" ", 2)
+            if len(parts) < 2 or not parts[0]:
+                return "-USAGE: <uuid> <var> [value]\n"
+            c = self.find(parts[0])
+            if c is None:
+                return "-ERR No such channel!\n"
+            if not parts[1]:
+                return "-ERR No variable specified\n"
+            c.set_var(parts[1], parts[2] if len(parts) > 2 else None)
+            return "+OK\n"
+        if cmd == "uuid_setvar_multi":
+            usage = "-USAGE: <uuid> <var>=<value>;<var>=<value>...\n"
+            uuid, _, rest = arg.strip().partition(" ")
+            if not rest:
+                return usage
+            c = self.find(uuid)
+            if c is None:
+                return "-ERR No such channel!\n" + usage
+            n = 0
+            for item in rest.split(";"):
+                name, eq, value = item.partition("=")
+                if name:
+                    c.set_var(name, value if eq else None)
+                    n += 1
+            return "+OK\n" if n else usage
         if cmd == "show":
             return self._show(arg)
         if cmd == "status":

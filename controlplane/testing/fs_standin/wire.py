@@ -42,6 +42,12 @@ def parse_headers(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def command_line(raw: bytes) -> str:
+    """The first line of a command exactly as sent: ``api uuid_broadcast <uuid> tone_stream://...`` must not be
+    split at its ':' like a header."""
+    return raw.lstrip(b"\n").split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
 def header_block(headers: list[tuple[str, str]]) -> bytes:
     return "".join(f"{k}: {v}\n" for k, v in headers).encode("utf-8")
 

@@ -1,0 +1,1 @@
+"""FreeSWITCH media-node configuration (rendered from freeswitch-conf/ and dialplan/)."""

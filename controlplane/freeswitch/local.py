@@ -1,0 +1,110 @@
+"""Run a real FreeSWITCH on loopback from a rendered config (tests and the lab); nothing here runs in production.
+
+The binary is ``$FREESWITCH_BIN`` or ``freeswitch`` on PATH. Every runtime directory lives under one work dir.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from controlplane.freeswitch.render import render
+from controlplane.settings import Settings
+
+NOT_INSTALLED = "FreeSWITCH is not installed on this machine (no `freeswitch` on PATH and FREESWITCH_BIN unset)"
+
+
+def freeswitch_binary() -> str | None:
+    env = os.environ.get("FREESWITCH_BIN")
+    if env:
+        return env if os.access(env, os.X_OK) else None
+    return shutil.which("freeswitch")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def esl_api(port: int, password: str, command: str, timeout: float = 5.0) -> str:
+    """One inbound-ESL ``api`` command; returns the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        f = s.makefile("rb")
+
+        def read() -> tuple[dict[str, str], bytes]:
+            hdrs: dict[str, str] = {}
+            while (line := f.readline()) not in (b"\n", b""):
+                k, _, v = line.decode().rstrip("\n").partition(": ")
+                hdrs[k] = v
+            if not hdrs:
+                raise ConnectionError("ESL connection closed")
+            return hdrs, f.read(int(hdrs["Content-Length"])) if "Content-Length" in hdrs else b""
+
+        read()  # auth/request
+        s.sendall(f"auth {password}\n\n".encode())
+        if not read()[0].get("Reply-Text", "").startswith("+OK"):
+            raise PermissionError("ESL auth refused")
+        s.sendall(f"api {command}\n\n".encode())
+        return read()[1].decode()
+
+
+class LocalFreeSwitch:
+    """FreeSWITCH started with ``-nonat -nf -nc`` and the config rendered from ``settings`` into ``workdir``."""
+
+    def __init__(self, settings: Settings, workdir: str | Path, node_name: str = "fs-test") -> None:
+        self.binary = freeswitch_binary()
+        if not self.binary:
+            raise RuntimeError(NOT_INSTALLED)
+        self.workdir = Path(workdir)
+        self.settings = replace(settings, esl_port=settings.esl_port or free_port())
+        self.node_name = node_name
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def esl_port(self) -> int:
+        return self.settings.esl_port
+
+    def dirs(self) -> dict[str, Path]:
+        return {d: self.workdir / d for d in ("conf", "log", "db", "run", "temp", "storage", "cache", "recordings",
+                                             "sounds", "mod_unused")}
+
+    def start(self, timeout: float = 30.0) -> LocalFreeSwitch:
+        d = self.dirs()
+        for p in d.values():
+            p.mkdir(parents=True, exist_ok=True)
+        render(self.settings, d["conf"], node_name=self.node_name, state_dir=self.workdir / "var")
+        args = [self.binary, "-nonat", "-nf", "-nc", "-conf", str(d["conf"]), "-log", str(d["log"]),
+                "-db", str(d["db"]), "-run", str(d["run"]), "-temp", str(d["temp"]), "-storage", str(d["storage"]),
+                "-cache", str(d["cache"]), "-recordings", str(d["recordings"]), "-sounds", str(d["sounds"])]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"freeswitch exited {self.proc.returncode}; see {d['log']}/freeswitch.log")
+            try:
+                if "UP" in self.api("status"):
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.3)
+        self.stop()
+        raise TimeoutError(f"freeswitch did not answer ESL on 127.0.0.1:{self.esl_port} within {timeout}s")
+
+    def api(self, command: str) -> str:
+        return esl_api(self.esl_port, self.settings.esl_password, command)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
