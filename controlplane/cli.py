@@ -456,6 +456,33 @@ def web() -> None:
 
 
 @main.command()
+@click.option("--once", is_flag=True, help="Drain once and exit (for cron or tests).")
+@click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between passes.")
+def worker(once: bool, interval: float) -> None:
+    """Background work: write CDRs spooled while MariaDB was unreachable."""
+    import time
+
+    from controlplane.services.cdrs import Spool
+
+    spool = Spool.default()
+    while True:
+        try:
+            counts = spool.drain()
+        except Exception as exc:  # noqa: BLE001 - Redis down: try again next pass
+            click.echo(f"spool: not drained ({exc})", err=True)
+            if once:
+                sys.exit(EXIT_FAILURE)
+            time.sleep(interval)
+            continue
+        if any(counts.values()) or once:
+            click.echo(f"spool: {counts['written']} written, {counts['duplicate']} already there, "
+                       f"{spool.size()} waiting")
+        if once:
+            return
+        time.sleep(interval)
+
+
+@main.command()
 def controller() -> None:
     """Run the outbound-ESL call controller (FreeSWITCH's `socket` target)."""
     import os

@@ -218,12 +218,15 @@ class CallFlow:
     def _finish(self) -> None:
         ch = self.channel
         if not ch.disconnected and ch.hangup_complete is None:
-            ch.wait(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE" or e.name == "DISCONNECT", None)
+            ch.wait(lambda e: e.name in ("CHANNEL_HANGUP_COMPLETE", "DISCONNECT"), None)
         if ch.hangup_complete is None and not ch.disconnected:
             ch.wait(lambda e: e.name == "CHANNEL_HANGUP_COMPLETE", self.ctx.hangup_complete_grace)
-        if ch.hung_up or ch.hangup_complete is not None:
-            self._record(ch.hangup_complete or ch.hangup_event)
         self.ctx.timers.ended(self)
+        if not (ch.hung_up or ch.hangup_complete is not None):
+            # The node vanished under the call: channel sync closes and bills it from what is known.
+            log.warning("call %s: lost contact with node %s before hang-up", self.state.uuid, self.node)
+            return
+        self._record(ch.hangup_complete or ch.hangup_event)
         if self.state.admitted:
             info = self.ctx.live.end(self.state.uuid)
             if info.get("tenant"):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import gevent
 from gevent import Greenlet
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from controlplane.credit import deadline
 from controlplane.db import session_scope
@@ -63,11 +64,16 @@ class BalanceTimers:
 
     # --- deadlines ----------------------------------------------------------------------------
     def recompute(self, tenant_id: int) -> float | None:
-        with session_scope() as session:
-            tenant = session.get(Tenant, tenant_id)
-            if tenant is None:
-                return None
-            money = tenant_money(session, tenant, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        try:
+            with session_scope() as session:
+                tenant = session.get(Tenant, tenant_id)
+                if tenant is None:
+                    return None
+                money = tenant_money(session, tenant, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        except (OperationalError, InterfaceError) as exc:
+            # Keep the deadlines already armed (FreeSWITCH holds its own cap) until the database is back.
+            log.warning("tenant %s: deadline not recomputed, database unavailable (%s)", tenant_id, exc.orig)
+            return None
         when = deadline(money, self.ctx.live.running(tenant_id), self.ctx.clock.now())
         self.ctx.live.publish_deadline(tenant_id, when)
         self.apply(tenant_id, when)

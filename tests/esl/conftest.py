@@ -29,6 +29,7 @@ from controlplane.services.ledger import add_credit
 from controlplane.services.plans import create_plan
 from controlplane.services.tenants import create_tenant, ensure_operator
 from controlplane.testing.fs_standin import FreeSwitchStandIn
+from tests.esl.proxy import CuttableProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "standin"))  # esl_client for media.py
 from tests.esl.media import media_node_factory  # noqa: E402,F401  (fixture)
@@ -105,6 +106,8 @@ class Rig:
     fs: FreeSwitchStandIn
     controller: ControllerProcess
     web: WebServer
+    db_proxy: CuttableProxy | None
+    env: dict[str, str]
 
 
 @pytest.fixture()
@@ -113,9 +116,11 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
     `controller_env` marker: @pytest.mark.controller_env(CP_WARN_SECONDS="5")."""
     web = WebServer()
     port = free_port()
+    options = request.node.get_closest_marker("rig")
+    options = options.kwargs if options else {}
     fs = FreeSwitchStandIn(controller=("127.0.0.1", port), inbound_port=0, time_scale=TIME_SCALE,
-                           cdr_url=web.cdr_url, cdr_retries=2, cdr_delay=0.5, cdr_timeout=2.0,
-                           cdr_error_dir=str(tmp_path / "cdr-errors"))
+                           cdr_url=None if options.get("no_cdr_push") else web.cdr_url, cdr_retries=2,
+                           cdr_delay=0.5, cdr_timeout=2.0, cdr_error_dir=str(tmp_path / "cdr-errors"))
     fs.start()
     env = os.environ.copy()
     env.update(
@@ -127,10 +132,19 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
     marker = request.node.get_closest_marker("controller_env")
     if marker:
         env.update(marker.kwargs)
+    proxy = None
+    if options.get("db_proxy"):
+        from sqlalchemy import make_url
+
+        url = make_url(env["DATABASE_URL"])
+        proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 3306)).start()
+        env["DATABASE_URL"] = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     controller = ControllerProcess(port, env, tmp_path / "controller.log")
     controller.start()
-    yield Rig(fs, controller, web)
+    yield Rig(fs, controller, web, proxy, env)
     controller.stop()
+    if proxy is not None:
+        proxy.cut()
     fs.stop()
     web.stop()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
@@ -146,6 +160,7 @@ def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "controller_env(**env): extra environment for the controller process")
+    config.addinivalue_line("markers", "rig(no_cdr_push=False, db_proxy=False): how the test rig is built")
 
 
 @dataclass

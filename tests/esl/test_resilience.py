@@ -1,0 +1,123 @@
+"""No call or CDR is lost, and none is charged twice: duplicates, outages, crashes, lost nodes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from decimal import Decimal as D
+
+import pytest
+from sqlalchemy import func, select
+
+from controlplane.models import Cdr, LedgerEntry
+from controlplane.services.cdrs import Spool
+from controlplane.testing.fs_standin import CallSpec, FarEnd
+from tests.esl.conftest import balance, headers
+from tests.esl.test_calls import wait_cdr
+
+
+def debits(session, uuid: str) -> int:
+    return session.scalar(select(func.count()).select_from(LedgerEntry).where(
+        LedgerEntry.reference == f"call:{uuid}"))
+
+
+def post_json(url: str, document: dict) -> dict:
+    req = urllib.request.Request(url, data=json.dumps(document).encode(),
+                                 headers={"Content-Type": "application/json", "User-Agent": "freeswitch-json/1.0"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def test_cdr_push_before_and_after_the_controller_and_duplicates_charge_once(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=20))
+    call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    time.sleep(1.0)  # the controller's own write has happened by now too
+    assert cdr.written_by == "freeswitch"  # FreeSWITCH posts before its hang-up event reaches us (j1)
+    # FreeSWITCH retrying its post, and a late duplicate of the A-leg document, change nothing.
+    document = next(p["doc"] for p in rig.fs.cdr_posts if p["uuid"] == call.uuid)
+    if isinstance(document, str | bytes):
+        document = json.loads(document)
+    for _ in range(3):
+        assert post_json(rig.web.cdr_url, document)["result"] == "duplicate"
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Cdr).where(Cdr.uuid == call.uuid)) == 1
+    assert debits(session, call.uuid) == 1
+    assert balance(session, world.tenant_id) == D("1.00") - cdr.cost
+
+
+@pytest.mark.rig(no_cdr_push=True)
+def test_controller_writes_alone_and_a_late_push_is_a_duplicate(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=20))
+    call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert cdr.written_by == "controller"
+    variables = {"uuid": call.uuid, "direction": "inbound", "billsec": str(cdr.billsec),
+                 "cp_tenant_id": str(world.tenant_id), "cp_direction": "outbound"}
+    assert post_json(rig.web.cdr_url, {"variables": variables})["result"] == "duplicate"
+    assert debits(session, call.uuid) == 1
+
+
+@pytest.mark.rig(no_cdr_push=True, db_proxy=True)
+def test_mariadb_gone_at_hangup_the_record_waits_and_is_written_once(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=30))
+    call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    time.sleep(1.5)  # answered, timers armed
+    rig.db_proxy.cut()
+    assert call.wait_done(30)
+    time.sleep(1.0)
+    session.expire_all()
+    early = session.scalar(select(Cdr).where(Cdr.uuid == call.uuid))
+    assert early is None, (early.written_by, rig.env["DATABASE_URL"], rig.controller.output()[-3000:])
+    spool = Spool.default()
+    assert spool.size() == 1
+    env = os.environ.copy()
+    drained = subprocess.run([sys.executable, "-m", "controlplane.cli", "worker", "--once"], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert drained.returncode == 0, drained.stderr
+    assert "1 written" in drained.stdout
+    cdr = wait_cdr(session, call.uuid)
+    assert cdr.cost == D("0.01") * cdr.billsec and cdr.billsec in (30, 31)
+    assert debits(session, call.uuid) == 1
+    again = subprocess.run([sys.executable, "-m", "controlplane.cli", "worker", "--once"], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert "0 written" in again.stdout and spool.size() == 0
+    assert balance(session, world.tenant_id) == D("1.00") - cdr.cost
+
+
+def test_controller_killed_mid_call_freeswitch_cap_cuts_and_the_cdr_arrives(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5))  # nobody hangs up
+    call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    time.sleep(2.0)  # 20 call-seconds in: answered, cap armed on FreeSWITCH
+    rig.controller.kill()
+    assert call.wait_done(40)
+    assert call.hangup_cause == "ALLOTTED_TIMEOUT"  # FreeSWITCH's own sched_hangup
+    cdr = wait_cdr(session, call.uuid)
+    assert cdr.written_by == "freeswitch"
+    # Credit 1.00 pays 100 s; without the controller the cap is FreeSWITCH's whole-second timer.
+    assert 100 <= cdr.billsec <= 102
+    assert cdr.cost == D("0.01") * cdr.billsec
+    assert debits(session, call.uuid) == 1
+
+
+def test_media_node_that_vanishes_has_its_calls_closed_and_billed(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5))
+    call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    time.sleep(2.0)
+    rig.fs.stop_node()
+    lost_at = time.time()
+    cdr = wait_cdr(session, call.uuid, timeout=20)
+    closed_after = time.time() - lost_at
+    assert cdr.written_by == "sync" and "lost" in cdr.reason
+    # Bound: node_lost_after (10 call-s) + two sync intervals (5 call-s each) = 2 s at scale 10.
+    assert closed_after < 4.0
+    # Billed for the usage known: answer to the last time a sync saw the call alive.
+    assert 5 <= cdr.billsec <= 21
+    assert cdr.cost == D("0.01") * cdr.billsec
+    assert debits(session, call.uuid) == 1
