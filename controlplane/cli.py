@@ -455,6 +455,43 @@ def web() -> None:
     ])
 
 
+@main.group()
+def calls() -> None:
+    """Calls in flight (from Redis), whichever controller runs them."""
+
+
+@calls.command("list")
+@click.option("--tenant", "tenant_name", help="Only this tenant's calls.")
+@handles_errors
+def calls_list(tenant_name: str | None) -> None:
+    from controlplane.services.call_control import list_calls
+    from controlplane.services.live_calls import LiveCalls
+
+    tenant_ids = None
+    if tenant_name:
+        from controlplane.services.tenants import by_name
+
+        with _session() as s:
+            tenant_ids = {by_name(s, tenant_name).id}
+    rows = list_calls(LiveCalls.connect(), tenant_ids)
+    for c in rows:
+        click.echo(f"{c.uuid}  {c.state:9}  tenant {c.tenant_id}  {c.caller} -> {c.destination}  "
+                   f"trunk {c.trunk or '-'}  node {c.node}")
+    click.echo(f"{len(rows)} call(s) in flight")
+
+
+@calls.command("hangup")
+@click.argument("uuid")
+@click.option("--cause", default="NORMAL_CLEARING", show_default=True)
+@handles_errors
+def calls_hangup(uuid: str, cause: str) -> None:
+    """Hang a call up on its media node (python-ESL, uuid_kill)."""
+    from controlplane.services.call_control import hangup_call
+    from controlplane.services.live_calls import LiveCalls
+
+    click.echo(hangup_call(LiveCalls.connect(), uuid, cause))
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Drain once and exit (for cron or tests).")
 @click.option("--interval", type=float, default=5.0, show_default=True, help="Seconds between passes.")

@@ -246,3 +246,36 @@ def test_inbound_did_rings_its_sip_account(rig, world, session) -> None:
                                          sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
     assert unknown.wait_done(30)
     assert unknown.sip_response_to_caller == 404
+
+
+def test_calls_in_flight_are_listed_and_hung_up_from_another_process(rig, world, session) -> None:
+    import subprocess
+    import sys
+
+    from controlplane.services.call_control import list_calls
+    from controlplane.services.live_calls import LiveCalls
+
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2))
+    call = place(rig, world, "+49891234567")
+    time.sleep(1.0)
+    live = LiveCalls.connect()
+    [row] = list_calls(live, {world.tenant_id})
+    assert (row.uuid, row.state, row.caller, row.destination, row.node) == (
+        call.uuid, "bridged", "+4930111222", "49891234567", "fs-node-1")
+    assert row.trunk == "carrier-a" and row.answered_at is not None
+    assert list_calls(live, {world.tenant_id + 999}) == []
+    env = dict(rig.env, CP_FS_NODES=f"fs-node-1=127.0.0.1:{rig.fs.inbound_port}:ClueCon")
+    listed = subprocess.run([sys.executable, "-m", "controlplane.cli", "calls", "list"], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert call.uuid in listed.stdout and "1 call(s) in flight" in listed.stdout
+    killed = subprocess.run([sys.executable, "-m", "controlplane.cli", "calls", "hangup", call.uuid], env=env,
+                            capture_output=True, text=True, timeout=30)
+    assert killed.returncode == 0, killed.stderr
+    assert call.wait_done(10)
+    cdr = wait_cdr(session, call.uuid)
+    assert cdr.disposition == "ANSWERED" and cdr.cost == D("0.01") * cdr.billsec
+    time.sleep(0.5)
+    assert list_calls(live, {world.tenant_id}) == []
+    missing = subprocess.run([sys.executable, "-m", "controlplane.cli", "calls", "hangup", call.uuid], env=env,
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 3 and "no call" in missing.stderr

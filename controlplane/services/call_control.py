@@ -1,0 +1,84 @@
+"""Calls in flight, from any process: list them (Redis) and hang one up on its node.
+
+The web app and the CLI are plain (non-gevent) processes, so they talk to FreeSWITCH with
+FreeSWITCH's own python-ESL binding: one short inbound connection per command.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from controlplane.errors import DomainError, NotFound
+from controlplane.esl.nodes import NodeAddress, parse_nodes
+from controlplane.services.live_calls import LiveCalls
+from controlplane.settings import get_settings
+
+
+class NodeError(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class LiveCall:
+    uuid: str
+    tenant_id: int | None
+    account_id: int | None
+    caller: str
+    destination: str
+    direction: str
+    trunk: str
+    state: str
+    started_at: float | None
+    answered_at: float | None
+    node: str
+
+    @classmethod
+    def from_redis(cls, info: dict[str, str]) -> LiveCall:
+        def num(name: str) -> int | None:
+            return int(info[name]) if info.get(name) else None
+
+        def time(name: str) -> float | None:
+            return float(info[name]) if info.get(name) else None
+
+        return cls(info["uuid"], num("tenant"), num("account"), info.get("caller", ""),
+                   info.get("number") or info.get("dialed", ""), info.get("direction", ""),
+                   info.get("trunk_name", ""), info.get("state", ""), time("started_at"), time("answered_at"),
+                   info.get("node", ""))
+
+
+def list_calls(live: LiveCalls, tenant_ids: set[int] | None = None) -> list[LiveCall]:
+    """Every call in flight, or only those of the given tenants (the caller's scope)."""
+    if tenant_ids is None:
+        uuids = live.uuids()
+    else:
+        uuids = set().union(*(live.uuids("tenant", t) for t in tenant_ids)) if tenant_ids else set()
+    return [LiveCall.from_redis(info) for info in live.details(uuids)]
+
+
+def esl_api(node: NodeAddress, command: str, timeout_ms: int = 3000) -> str:
+    import ESL  # FreeSWITCH's binding; built by scripts/bootstrap.sh
+
+    conn = ESL.ESLconnection(node.host, str(node.port), node.password)
+    if not conn.connected():
+        raise NodeError(f"media node {node.name} ({node.host}:{node.port}) is not reachable")
+    try:
+        reply = conn.api(command)
+        return reply.getBody() if reply is not None else ""
+    finally:
+        conn.disconnect()
+
+
+def hangup_call(live: LiveCalls, uuid: str, cause: str = "NORMAL_CLEARING",
+                nodes: dict[str, NodeAddress] | None = None) -> str:
+    """`uuid_kill` on the node that has the call; the CDR then follows the usual path."""
+    info = live.get(uuid)
+    if not info:
+        raise NotFound(f"no call {uuid} in flight")
+    nodes = nodes if nodes is not None else parse_nodes(get_settings().fs_nodes)
+    node = nodes.get(info.get("node", ""))
+    if node is None:
+        raise NodeError(f"call {uuid} runs on node {info.get('node')!r}, which has no ESL address (CP_FS_NODES)")
+    result = esl_api(node, f"uuid_kill {uuid} {cause}").strip()
+    if not result.startswith("+OK"):
+        raise NodeError(f"node {node.name} refused: {result}")
+    return result
