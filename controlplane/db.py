@@ -14,7 +14,11 @@ from controlplane.settings import get_settings
 
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, future=True)
+    settings = get_settings()
+    # A controller runs hundreds of calls as greenlets: the pool must hold enough connections that
+    # none is opened per call (each open costs a TCP and TLS-context set-up).
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_pool_overflow, pool_timeout=10, future=True)
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -18,10 +18,16 @@ class Settings:
     database_url: str = field(
         default_factory=lambda: _env("DATABASE_URL", "mysql+pymysql://root@127.0.0.1:3306/controlplane")
     )
+    # Connections kept open per process (a controller wants more: see controlplane/esl/__main__.py).
+    db_pool_size: int = field(default_factory=lambda: int(_env("CP_DB_POOL_SIZE", "10")))
+    db_pool_overflow: int = field(default_factory=lambda: int(_env("CP_DB_POOL_OVERFLOW", "20")))
     redis_url: str = field(default_factory=lambda: _env("REDIS_URL", "redis://127.0.0.1:6379/0"))
     # Every Redis key starts with this, so test runs and installations sharing a server never collide.
     redis_prefix: str = field(default_factory=lambda: _env("CP_REDIS_PREFIX", "cp:"))
     default_currency: str = field(default_factory=lambda: _env("CP_DEFAULT_CURRENCY", "USD"))
+    # Seconds a controller trusts its cached view of accounts, tenants, plans and trunks (money is
+    # always read fresh): a change made in the portal applies to new calls within this time.
+    decision_cache_ttl: float = field(default_factory=lambda: float(_env("CP_DECISION_CACHE_TTL", "2")))
     # Seconds a process trusts its in-memory rate index before asking whether a deck changed.
     deck_check_interval: float = field(default_factory=lambda: float(_env("CP_DECK_CHECK_INTERVAL", "2")))
     kamailio_schema_dir: str = field(

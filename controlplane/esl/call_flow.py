@@ -98,7 +98,7 @@ class CallFlow:
         else:
             with session_scope() as session:
                 decision = decide(session, self.ctx.live, caller, dialed, caller_number, caller_name,
-                                  self.ctx.clock.now(), self.ctx.decks)
+                                  self.ctx.clock.now(), self.ctx.decisions)
         self.state.decision = decision
         if decision.tenant_id is not None and not decision.refused:
             self._admit(decision)
@@ -209,7 +209,8 @@ class CallFlow:
             self.state.answered_at = self.ctx.clock.now() - phase
             if self.state.attempts:
                 self.state.attempts[-1].answered = True
-            self.ctx.live.update(self.state.uuid, state="answered", answered_at=self.state.answered_at)
+            if self.state.admitted:
+                self.ctx.live.answered(self.state.uuid, self.state.decision.tenant_id, self.state.answered_at)
             self.ctx.timers.answered(self)
         elif event.name == "CHANNEL_BRIDGE":
             self.ctx.live.update(self.state.uuid, state="bridged")

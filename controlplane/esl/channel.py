@@ -95,8 +95,12 @@ class CallChannel:
         return event_uuid
 
     def set_vars(self, values: dict[str, str]) -> None:
-        for name, value in values.items():
-            self.execute("set", f"{name}={value}")
+        """One `api uuid_setvar_multi`: immediate, and unlike a `set` per variable it costs
+        FreeSWITCH (and us) no CHANNEL_EXECUTE / EXECUTE_COMPLETE event pair per variable."""
+        pairs = ";".join(f"{name}={str(value).replace(';', ',')}" for name, value in values.items())
+        reply = self.api(f"uuid_setvar_multi {self.uuid} {pairs}")
+        if not reply.startswith("+OK"):
+            log.warning("call %s: uuid_setvar_multi refused: %s", self.uuid, reply.strip())
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
         """End the call now. `api uuid_kill` acts at once, where a sendmsg hangup would wait

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 from controlplane.cdr import CallRecord
 from controlplane.clock import Clock
 from controlplane.routing import TrunkInfo
-from controlplane.services.deck_cache import DECKS, DeckCache
+from controlplane.services.call_decisions import DecisionCache
 from controlplane.services.live_calls import LiveCalls
 from controlplane.settings import Settings
 
@@ -62,7 +62,7 @@ class ControllerContext:
     live: LiveCalls
     writer: Callable[[CallRecord], str]
     dial: DialStrings
-    decks: DeckCache = DECKS
+    decisions: DecisionCache = field(default_factory=DecisionCache)
     name: str = field(default_factory=socket.gethostname)
     metrics: Metrics = field(default_factory=Metrics)
     hangup_complete_grace: float = 5.0

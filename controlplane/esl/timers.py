@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 import gevent
 from gevent import Greenlet
+from gevent.lock import RLock
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from controlplane.credit import deadline
+from controlplane.credit import HORIZON, deadline
 from controlplane.db import session_scope
 from controlplane.esl.channel import Gone
 from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
@@ -45,7 +46,8 @@ class BalanceTimers:
         self.cuts: dict[str, Greenlet] = {}
         self.warnings: dict[str, Greenlet] = {}
         self.armed: dict[str, float | None] = {}
-        self.fs_cap: dict[str, int] = {}
+        self.fs_cap: dict[str, float] = {}  # when FreeSWITCH's sched_hangup fires, our clock
+        self.locks: dict[str, RLock] = {}
 
     # --- call lifecycle ------------------------------------------------------------------------
     def answered(self, flow: CallFlow) -> None:
@@ -53,11 +55,13 @@ class BalanceTimers:
         if d is None or d.tenant_id is None or d.match is None or d.match.free:
             return
         self.flows[flow.state.uuid] = flow
+        self.locks[flow.state.uuid] = RLock()
         self.recompute(d.tenant_id)
 
     def ended(self, flow: CallFlow) -> None:
         uuid = flow.state.uuid
         self.flows.pop(uuid, None)
+        self.locks.pop(uuid, None)
         self._cancel(uuid)
         self.armed.pop(uuid, None)
         self.fs_cap.pop(uuid, None)
@@ -110,33 +114,51 @@ class BalanceTimers:
 
     # --- arming ------------------------------------------------------------------------------
     def _arm(self, flow: CallFlow, when: float | None) -> None:
+        """Arm (or move) the call's two cuts; serialised per call, as deadlines arrive from
+        several greenlets (our own answers and hang-ups, and other controllers' messages)."""
         uuid = flow.state.uuid
-        if uuid in self.armed and self.armed[uuid] == when:
-            return
-        self.armed[uuid] = when
-        self._cancel(uuid)
-        if when is None:
-            self._fs_cap(flow, None)
-            return
-        now = self.ctx.clock.now()
-        cut_in = max(0.0, when - now - CUT_EARLY)
-        log.info("call %s: cut in %.2f call-seconds", uuid, cut_in)
-        self.cuts[uuid] = gevent.spawn_later(self.ctx.clock.real_seconds(cut_in), self.cut, flow)
-        warn = self.ctx.settings.warn_seconds
-        if warn and cut_in > warn:
-            self.warnings[uuid] = gevent.spawn_later(self.ctx.clock.real_seconds(cut_in - warn), self._warn, flow)
-        self._fs_cap(flow, max(1, math.ceil(when - now)) + 1)
+        lock = self.locks.get(uuid)
+        if lock is None:
+            return  # the call has ended meanwhile
+        with lock:
+            now = self.ctx.clock.now()
+            if when is not None and when >= now + HORIZON - 1:
+                when = math.inf  # credit lasts beyond the horizon: only FreeSWITCH's day-long cap
+            previous = self.armed.get(uuid, -1.0)
+            if when == previous or (when is not None and previous is not None and abs(when - previous) < 0.05):
+                return
+            self.armed[uuid] = when
+            self._cancel(uuid)
+            if when is None:
+                self._fs_cap(flow, None)
+                return
+            if when == math.inf:
+                self._fs_cap(flow, now + HORIZON)
+                return
+            cut_in = max(0.0, when - now - CUT_EARLY)
+            log.info("call %s: cut in %.2f call-seconds", uuid, cut_in)
+            self.cuts[uuid] = gevent.spawn_later(self.ctx.clock.real_seconds(cut_in), self.cut, flow)
+            warn = self.ctx.settings.warn_seconds
+            if warn and cut_in > warn:
+                self.warnings[uuid] = gevent.spawn_later(self.ctx.clock.real_seconds(cut_in - warn), self._warn, flow)
+            # FreeSWITCH's whole-second scheduler may fire up to a second early: one spare second.
+            self._fs_cap(flow, now + max(1, math.ceil(when - now)) + 1)
 
-    def _fs_cap(self, flow: CallFlow, seconds: int | None) -> None:
-        """FreeSWITCH's own hard cap: sched_hangup grouped by uuid, so sched_del removes the old one."""
+    def _fs_cap(self, flow: CallFlow, at: float | None) -> None:
+        """FreeSWITCH's own hard cap at `at` (our clock): sched_hangup is grouped by the channel
+        uuid, so `sched_del <uuid>` removes the previous one. Moved only when it moves a second."""
         uuid = flow.state.uuid
+        armed = self.fs_cap.get(uuid)
+        if armed is not None and at is not None and abs(armed - at) < 1:
+            return
         try:
-            if uuid in self.fs_cap:
+            if armed is not None:
                 flow.channel.api(f"sched_del {uuid}")
-                del self.fs_cap[uuid]
-            if seconds is not None:
+                self.fs_cap.pop(uuid, None)
+            if at is not None:
+                seconds = max(1, math.ceil(at - self.ctx.clock.now()))
                 flow.channel.api(f"sched_hangup +{seconds} {uuid} ALLOTTED_TIMEOUT")
-                self.fs_cap[uuid] = seconds
+                self.fs_cap[uuid] = at
         except Gone:
             log.warning("call %s: could not arm FreeSWITCH's cap (socket gone)", uuid)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -19,6 +20,7 @@ from controlplane.models import (
     BillingType,
     BlockedPrefix,
     Carrier,
+    CarrierTrunk,
     Did,
     DidDestination,
     LedgerEntry,
@@ -26,14 +28,16 @@ from controlplane.models import (
     SipAccount,
     Status,
     Tenant,
+    TrunkGroupMember,
 )
-from controlplane.numbers import InvalidNumber, clean, to_e164
+from controlplane.numbers import DialPlan, InvalidNumber, clean, strip_then_add, to_e164
 from controlplane.rating import RateMatch, RatingContext, find_rate
-from controlplane.routing import Route, lcr_order
+from controlplane.routing import Route, RouteRequest, TrunkInfo, lcr_order
 from controlplane.services.deck_cache import DECKS, DeckCache
 from controlplane.services.live_calls import LiveCalls
-from controlplane.services.pricing import dial_plan, rating_context, route_request, trunk_map
+from controlplane.services.pricing import dial_plan, rating_context, trunk_map
 from controlplane.services.tenants import ancestors
+from controlplane.settings import get_settings
 
 
 @dataclass
@@ -72,83 +76,219 @@ def month_spend(session: Session, tenant_id: int, now: dt.datetime) -> Decimal:
     return -Decimal(total)
 
 
-def tenant_money(session: Session, tenant: Tenant, now: dt.datetime) -> Decimal:
-    return budget(tenant.balance, tenant.credit_limit, tenant.billing_type == BillingType.POSTPAID,
-                  tenant.monthly_spend_cap, month_spend(session, tenant.id, now) if tenant.monthly_spend_cap else 0)
+@dataclass(frozen=True)
+class Money:
+    """A tenant's money right now: read fresh for every decision, never cached."""
+
+    budget: Decimal
+    spent_this_month: Decimal
+    monthly_cap: Decimal | None
 
 
-def _chain_active(session: Session, tenant: Tenant) -> bool:
-    return all(t.status == Status.ACTIVE for t in [*ancestors(session, tenant), tenant])
+def money_of(session: Session, tenant_id: int, now: dt.datetime) -> Money:
+    row = session.execute(
+        select(Tenant.balance, Tenant.credit_limit, Tenant.billing_type, Tenant.monthly_spend_cap)
+        .where(Tenant.id == tenant_id)
+    ).one()
+    spent = month_spend(session, tenant_id, now) if row.monthly_spend_cap is not None else Decimal(0)
+    return Money(budget(row.balance, row.credit_limit, row.billing_type == BillingType.POSTPAID,
+                        row.monthly_spend_cap, spent), spent, row.monthly_spend_cap)
+
+
+def tenant_money(session: Session, tenant: Tenant | int, now: dt.datetime) -> Decimal:
+    return money_of(session, tenant if isinstance(tenant, int) else tenant.id, now).budget
+
+
+@dataclass(frozen=True)
+class TenantView:
+    id: int
+    name: str
+    realm: str | None
+    active: bool  # the tenant and every reseller above it
+    limit: int | None
+    plan: DialPlan
+    allowed_countries: tuple[str, ...]
+    denied_countries: tuple[str, ...]
+    local_users: frozenset[str]  # active SIP usernames: dialling one is an internal call
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: int
+    tenant: TenantView
+    active: bool
+    limit: int | None
+    cid_number: str | None
+    cid_name: str | None
+    restricted: tuple[str, ...]
+    callerid_allow: tuple[str, ...]
+    callerid_deny: tuple[str, ...]
+    strip_prefix: str
+    add_prefix: str
+    trunk_group: tuple[int, ...]
+    trunk_id: int | None
+    ctx: RatingContext
+
+
+@dataclass(frozen=True)
+class RoutingView:
+    trunks: dict[int, TrunkInfo]
+    default_trunk: int | None
+    blocked: tuple[str, ...]
+
+
+class DecisionCache:
+    """What a decision reads that changes rarely (accounts, tenants, plans, trunks), kept per
+    process for `ttl` seconds so a call costs one query (the balance) instead of a dozen.
+    Money is never cached; a change to an account or a deck applies within `ttl`."""
+
+    def __init__(self, ttl: float | None = None, decks: DeckCache = DECKS, clock=time.monotonic) -> None:  # noqa: ANN001
+        self.ttl = get_settings().decision_cache_ttl if ttl is None else ttl
+        self.decks = decks
+        self.clock = clock
+        self._items: dict[tuple, tuple[float, object]] = {}
+
+    def _get(self, key: tuple, load) -> object:  # noqa: ANN001
+        now = self.clock()
+        hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        value = load()
+        self._items[key] = (now, value)
+        return value
+
+    def tenant(self, session: Session, tenant_id: int) -> tuple[TenantView, RatingContext] | None:
+        return self._get(("tenant", tenant_id), lambda: _load_tenant(session, tenant_id, self.decks))
+
+    def account(self, session: Session, account_id: int) -> AccountView | None:
+        return self._get(("account", account_id), lambda: _load_account(session, account_id, self))
+
+    def routing(self, session: Session) -> RoutingView:
+        return self._get(("routing",), lambda: _load_routing(session, self.decks))
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _load_tenant(session: Session, tenant_id: int, decks: DeckCache) -> tuple[TenantView, RatingContext] | None:
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        return None
+    users = frozenset(session.scalars(select(SipAccount.username).where(
+        SipAccount.tenant_id == tenant.id, SipAccount.status == Status.ACTIVE)))
+    view = TenantView(
+        tenant.id, tenant.name, tenant.realm,
+        all(t.status == Status.ACTIVE for t in [*ancestors(session, tenant), tenant]),
+        tenant.max_concurrent_calls, dial_plan(tenant), csv_list(tenant.allowed_country_codes),
+        csv_list(tenant.denied_country_codes), users,
+    )
+    return view, rating_context(session, tenant, None, decks, _now())
+
+
+def _load_account(session: Session, account_id: int, cache: DecisionCache) -> AccountView | None:
+    account = session.get(SipAccount, account_id)
+    if account is None:
+        return None
+    loaded = cache.tenant(session, account.tenant_id)
+    if loaded is None:
+        return None
+    tenant_view, tenant_ctx = loaded
+    ctx = tenant_ctx
+    if account.rate_deck_id:
+        ctx = rating_context(session, account.tenant, account, cache.decks, _now())
+    group: tuple[int, ...] = ()
+    if account.trunk_group_id:
+        group = tuple(session.scalars(
+            select(TrunkGroupMember.trunk_id).where(TrunkGroupMember.group_id == account.trunk_group_id)
+            .order_by(TrunkGroupMember.position)
+        ))
+    return AccountView(
+        account.id, tenant_view, account.status == Status.ACTIVE, account.max_concurrent_calls,
+        account.caller_id_number, account.caller_id_name, csv_list(account.restricted_prefixes),
+        csv_list(account.callerid_allow), csv_list(account.callerid_deny), account.strip_prefix or "",
+        account.add_prefix or "", group, account.trunk_id, ctx,
+    )
+
+
+def _load_routing(session: Session, decks: DeckCache) -> RoutingView:
+    default = session.scalar(select(CarrierTrunk.id).where(CarrierTrunk.is_default.is_(True)).order_by(CarrierTrunk.id))
+    return RoutingView(trunk_map(session, decks), default, tuple(session.scalars(select(BlockedPrefix.prefix))))
+
+
+CACHE = DecisionCache()
 
 
 def decide(session: Session, live: LiveCalls, caller: Caller, dialed: str, caller_id_number: str,
-           caller_id_name: str, now_epoch: float, cache: DeckCache = DECKS) -> Decision:
+           caller_id_name: str, now_epoch: float, cache: DecisionCache | None = None) -> Decision:
+    cache = cache or CACHE
     if caller.auth == "carrier":
         return _inbound(session, live, caller, dialed, caller_id_number, caller_id_name, now_epoch, cache)
-    account = session.get(SipAccount, caller.account_id)
-    if account is None or account.tenant_id != caller.tenant_id:
+    view = cache.account(session, caller.account_id)
+    if view is None or view.tenant.id != caller.tenant_id:
         return Decision("outbound", dialed, refuse(403, "unknown account for this tenant"))
-    tenant = account.tenant
-    cid_number = account.caller_id_number or caller_id_number
-    cid_name = account.caller_id_name or caller_id_name
-    target = _local_account(session, tenant.id, dialed)
+    tenant = view.tenant
+    cid_number = view.cid_number or caller_id_number
+    internal = dialed in tenant.local_users
     decision = Decision(
-        "internal" if target else "outbound", dialed, tenant_id=tenant.id, tenant_name=tenant.name,
-        account_id=account.id, account_limit=account.max_concurrent_calls, tenant_limit=tenant.max_concurrent_calls,
-        caller_id_number=cid_number, caller_id_name=cid_name,
+        "internal" if internal else "outbound", dialed, tenant_id=tenant.id, tenant_name=tenant.name,
+        account_id=view.id, account_limit=view.limit, tenant_limit=tenant.limit,
+        caller_id_number=cid_number, caller_id_name=view.cid_name or caller_id_name,
     )
     base = AuthorizationInput(
-        tenant_active=_chain_active(session, tenant), account_active=account.status == Status.ACTIVE,
-        number=dialed, caller_id=cid_number or "", available=Decimal(0), first_block_cost=Decimal(0),
-        account_calls=len(live.uuids("account", account.id)), account_limit=account.max_concurrent_calls,
-        tenant_calls=len(live.uuids("tenant", tenant.id)), tenant_limit=tenant.max_concurrent_calls,
-        callerid_allow=csv_list(account.callerid_allow), callerid_deny=csv_list(account.callerid_deny),
+        tenant_active=tenant.active, account_active=view.active, number=dialed, caller_id=cid_number or "",
+        available=Decimal(0), first_block_cost=Decimal(0),
+        account_calls=len(live.uuids("account", view.id)), account_limit=view.limit,
+        tenant_calls=len(live.uuids("tenant", tenant.id)), tenant_limit=tenant.limit,
+        callerid_allow=view.callerid_allow, callerid_deny=view.callerid_deny,
     )
-    if target is not None:
-        decision.local_user, decision.local_realm, decision.number = target.username, tenant.realm, target.username
+    if internal:
+        decision.local_user, decision.local_realm, decision.number = dialed, tenant.realm, dialed
         decision.refusal = authorize(_replace(base, free=True))
         return decision
-    return _rate_and_route(session, live, decision, tenant, account, base, now_epoch, cache)
+    decision.dialed = strip_then_add(dialed, view.strip_prefix, view.add_prefix)
+    return _rate_and_route(session, live, decision, tenant, view.ctx, view, base, now_epoch, cache)
 
 
-def _rate_and_route(session: Session, live: LiveCalls, decision: Decision, tenant: Tenant,
-                    account: SipAccount | None, base: AuthorizationInput, now_epoch: float,
-                    cache: DeckCache) -> Decision:
+def _rate_and_route(session: Session, live: LiveCalls, decision: Decision, tenant: TenantView,
+                    ctx: RatingContext, account: AccountView | None, base: AuthorizationInput, now_epoch: float,
+                    cache: DecisionCache) -> Decision:
     try:
-        number = to_e164(decision.dialed, dial_plan(tenant))
+        number = to_e164(decision.dialed, tenant.plan)
     except InvalidNumber:
         decision.refusal = refuse(404, "not a dialable number")
         return decision
     decision.number = number
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    ctx = rating_context(session, tenant, account, cache, now)
+    now = _now()
     match = find_rate(number, ctx, now)
     if match is None:
         decision.refusal = refuse(404, "no rate for this destination")
         return decision
     decision.match, decision.ctx = match, ctx
-    running = live.running(tenant.id)
-    money = tenant_money(session, tenant, now)
-    blocked = list(session.scalars(select(BlockedPrefix.prefix)))
+    routing = cache.routing(session)
+    money = money_of(session, tenant.id, now)
     check = _replace(
-        base, number=number, available=available_for_new_call(money, running, now_epoch),
-        first_block_cost=first_block_cost(match, ctx), free=match.free, blocked_prefixes=blocked,
-        restricted_prefixes=csv_list(account.restricted_prefixes) if account else (),
-        allowed_countries=csv_list(tenant.allowed_country_codes),
-        denied_countries=csv_list(tenant.denied_country_codes),
-        spent_this_month=month_spend(session, tenant.id, now) if tenant.monthly_spend_cap else Decimal(0),
-        monthly_cap=tenant.monthly_spend_cap,
+        base, number=number, available=available_for_new_call(money.budget, live.running(tenant.id), now_epoch),
+        first_block_cost=first_block_cost(match, ctx), free=match.free, blocked_prefixes=routing.blocked,
+        restricted_prefixes=account.restricted if account else (),
+        allowed_countries=tenant.allowed_countries, denied_countries=tenant.denied_countries,
+        spent_this_month=money.spent_this_month, monthly_cap=money.monthly_cap,
     )
     decision.refusal = authorize(check)
     if decision.refusal is None:
-        decision.routes = lcr_order(route_request(session, number, match, account, None), trunk_map(session, cache))
+        request = RouteRequest(
+            number=number, trunk_group=account.trunk_group if account else (),
+            account_trunk=account.trunk_id if account else None, rate_trunk=match.row.trunk_id,
+            default_trunk=routing.default_trunk, skip_unprofitable=get_settings().lcr_skip_unprofitable,
+        )
+        decision.routes = lcr_order(request, routing.trunks)
         if not decision.routes:
             decision.refusal = refuse(404, "no route for this destination")
     return decision
 
 
 def _inbound(session: Session, live: LiveCalls, caller: Caller, dialed: str, caller_id_number: str,
-             caller_id_name: str, now_epoch: float, cache: DeckCache) -> Decision:
+             caller_id_name: str, now_epoch: float, cache: DecisionCache) -> Decision:
     decision = Decision("inbound", dialed, carrier_id=caller.carrier_id, caller_id_number=caller_id_number,
                         caller_id_name=caller_id_name)
     carrier = session.get(Carrier, caller.carrier_id)
@@ -164,10 +304,10 @@ def _inbound(session: Session, live: LiveCalls, caller: Caller, dialed: str, cal
     if did is None or did.status != Status.ACTIVE:
         decision.refusal = refuse(404, "unknown number")
         return decision
-    tenant = session.get(Tenant, did.tenant_id)
+    tenant, tenant_ctx = cache.tenant(session, did.tenant_id)
     decision.tenant_id, decision.tenant_name, decision.number = tenant.id, tenant.name, number
-    decision.tenant_limit = tenant.max_concurrent_calls
-    if not _chain_active(session, tenant):
+    decision.tenant_limit = tenant.limit
+    if not tenant.active:
         decision.refusal = refuse(403, "tenant disabled")
         return decision
     if did.destination_type == DidDestination.ACCOUNT and did.sip_account_id:
@@ -182,18 +322,12 @@ def _inbound(session: Session, live: LiveCalls, caller: Caller, dialed: str, cal
         base = AuthorizationInput(
             tenant_active=True, account_active=True, number=did.destination_value, caller_id=caller_id_number,
             available=Decimal(0), first_block_cost=Decimal(0), tenant_calls=len(live.uuids("tenant", tenant.id)),
-            tenant_limit=tenant.max_concurrent_calls,
+            tenant_limit=tenant.limit,
         )
         decision.dialed = did.destination_value
-        return _rate_and_route(session, live, decision, tenant, None, base, now_epoch, cache)
+        return _rate_and_route(session, live, decision, tenant, tenant_ctx, None, base, now_epoch, cache)
     decision.refusal = refuse(480, "number has no destination")
     return decision
-
-
-def _local_account(session: Session, tenant_id: int, dialed: str) -> SipAccount | None:
-    return session.scalar(select(SipAccount).where(
-        SipAccount.tenant_id == tenant_id, SipAccount.username == dialed, SipAccount.status == Status.ACTIVE
-    ))
 
 
 def _replace(base: AuthorizationInput, **changes: object) -> AuthorizationInput:

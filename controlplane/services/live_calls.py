@@ -3,6 +3,8 @@
 Keys (all under the installation's prefix):
   call:<uuid>            hash: tenant, account, caller, number, trunk, state, times, node, rating
   tenant:<id>:calls      set of uuids      account:<id>:calls   set of uuids
+  tenant:<id>:billing    hash uuid -> "<answered_at>|<rating id>": all the shared-credit math reads
+  rating:<id>            a price function (rating.dump_match), addressed by its content's hash
   trunk:<id>:calls       set of uuids      node:<name>:calls    set of uuids
   calls                  set of every uuid in flight
   deadline               pub/sub channel: {"tenant": id, "deadline": t} when an account's cut moves
@@ -10,14 +12,15 @@ Keys (all under the installation's prefix):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
 from controlplane.credit import RunningCall
-from controlplane.rating import load_match
+from controlplane.rating import RateMatch, RatingContext, load_match
 from controlplane.settings import get_settings
 
 _ADMIT = """
@@ -37,19 +40,34 @@ redis.call('SADD', KEYS[1], ARGV[1])
 return 1
 """
 
+# Touch a call's hash only while it exists, so a late update never resurrects an ended call.
+_UPDATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
 ADMITTED, ACCOUNT_FULL, TENANT_FULL = 0, 1, 2
+
+
+RATING_TTL = 2 * 86_400
 
 
 @dataclass
 class LiveCalls:
     client: redis.Redis
     prefix: str
+    _ratings: dict[str, tuple[RateMatch, RatingContext]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def connect(cls, url: str | None = None, prefix: str | None = None) -> LiveCalls:
         settings = get_settings()
-        client = redis.Redis.from_url(url or settings.redis_url, socket_timeout=2, socket_connect_timeout=2,
-                                      decode_responses=True)
+        # Many greenlets share one client: a bounded pool that waits for a free connection
+        # rather than failing a call with "too many connections".
+        pool = redis.BlockingConnectionPool.from_url(url or settings.redis_url, max_connections=100, timeout=5,
+                                                     socket_timeout=2, socket_connect_timeout=2,
+                                                     decode_responses=True)
+        client = redis.Redis(connection_pool=pool)
         return cls(client, settings.redis_prefix if prefix is None else prefix)
 
     def key(self, *parts: object) -> str:
@@ -66,6 +84,11 @@ class LiveCalls:
         )
         if result == ADMITTED:
             pipe = self.client.pipeline()
+            blob = str(fields.get("rating") or "")
+            if blob:
+                rating_id = hashlib.sha1(blob.encode()).hexdigest()[:16]
+                pipe.set(self.key("rating", rating_id), blob, nx=True, ex=RATING_TTL)
+                pipe.hset(self.key("tenant", tenant_id, "billing"), uuid, f"|{rating_id}")
             pipe.hset(self.key("call", uuid), mapping={k: "" if v is None else str(v) for k, v in fields.items()})
             pipe.sadd(self.key("calls"), uuid)
             if fields.get("node"):
@@ -77,14 +100,25 @@ class LiveCalls:
         taken = self.client.eval(_TAKE_CHANNEL, 1, self.key("trunk", trunk_id, "calls"), uuid,
                                  -1 if max_channels is None else max_channels)
         if taken:
-            self.client.hset(self.key("call", uuid), "trunk", trunk_id)
+            self.update(uuid, trunk=trunk_id)
         return bool(taken)
 
     def release_channel(self, uuid: str, trunk_id: int) -> None:
         self.client.srem(self.key("trunk", trunk_id, "calls"), uuid)
 
-    def update(self, uuid: str, **fields: object) -> None:
-        self.client.hset(self.key("call", uuid), mapping={k: "" if v is None else str(v) for k, v in fields.items()})
+    def answered(self, uuid: str, tenant_id: int, answered_at: float) -> None:
+        """The call now draws on the account's credit from `answered_at` (controller clock)."""
+        billing = self.key("tenant", tenant_id, "billing")
+        entry = self.client.hget(billing, uuid)
+        pipe = self.client.pipeline()
+        if entry is not None:
+            pipe.hset(billing, uuid, f"{answered_at}|{entry.split('|', 1)[1]}")
+        pipe.execute()
+        self.update(uuid, state="answered", answered_at=answered_at)
+
+    def update(self, uuid: str, **fields: object) -> bool:
+        args = [item for k, v in fields.items() for item in (k, "" if v is None else str(v))]
+        return bool(self.client.eval(_UPDATE, 1, self.key("call", uuid), *args))
 
     def end(self, uuid: str) -> dict[str, str]:
         """Forget the call everywhere; returns what was known of it."""
@@ -93,6 +127,7 @@ class LiveCalls:
         tenant, account, node, trunk = info.get("tenant"), info.get("account"), info.get("node"), info.get("trunk")
         if tenant:
             pipe.srem(self.key("tenant", tenant, "calls"), uuid)
+            pipe.hdel(self.key("tenant", tenant, "billing"), uuid)
             pipe.srem(self.key("account", account or f"t{tenant}", "calls"), uuid)
         if node:
             pipe.srem(self.key("node", node, "calls"), uuid)
@@ -119,13 +154,20 @@ class LiveCalls:
         return [dict(info, uuid=u) for u, info in zip(ordered, pipe.execute(), strict=True) if info]
 
     def running(self, tenant_id: int) -> list[RunningCall]:
+        """The account's calls as price functions: one small HGETALL, ratings cached by id."""
+        entries = self.client.hgetall(self.key("tenant", tenant_id, "billing"))
+        missing = {entry.split("|", 1)[1] for entry in entries.values()} - self._ratings.keys()
+        if missing:
+            ids = sorted(missing)
+            for rating_id, blob in zip(ids, self.client.mget([self.key("rating", i) for i in ids]), strict=True):
+                if blob:
+                    self._ratings[rating_id] = load_match(blob)
         calls = []
-        for info in self.details(self.uuids("tenant", tenant_id)):
-            if not info.get("rating"):
-                continue
-            match, ctx = load_match(info["rating"])
-            answered = float(info["answered_at"]) if info.get("answered_at") else None
-            calls.append(RunningCall(info["uuid"], answered, match, ctx))
+        for uuid, entry in entries.items():
+            answered, rating_id = entry.split("|", 1)
+            if rating_id in self._ratings:
+                match, ctx = self._ratings[rating_id]
+                calls.append(RunningCall(uuid, float(answered) if answered else None, match, ctx))
         return calls
 
     # --- deadlines ---------------------------------------------------------------------------

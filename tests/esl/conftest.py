@@ -127,7 +127,7 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
         CP_CONTROLLER_PORT=str(port), CP_TIME_SCALE=str(TIME_SCALE),
         CP_FS_NODES=f"fs-node-1=127.0.0.1:{fs.inbound_port}:ClueCon", CP_SYNC_INTERVAL="5",
         CP_NODE_LOST_AFTER="10", CP_LOG_LEVEL="INFO", CP_SPOOL_DIR=str(tmp_path / "spool"),
-        CP_DECK_CHECK_INTERVAL="0",
+        CP_DECK_CHECK_INTERVAL="0", CP_DECISION_CACHE_TTL="0",
     )
     marker = request.node.get_closest_marker("controller_env")
     if marker:
