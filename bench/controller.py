@@ -81,6 +81,11 @@ def wait_port(port: int) -> None:
 
 
 def prepare() -> dict[str, str]:
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    for key in client.scan_iter(match="cpbench:*", count=1000):
+        client.delete(key)
     drop_database(BENCH_DB)
     upgrade(BENCH_DB)
     with session_scope() as s:
@@ -177,10 +182,15 @@ def main() -> None:
     env["CP_CONTROLLER_PORT"] = str(port)
     controller = run_process([sys.executable, "-m", "controlplane.esl"], port, env, tmp / "controller.log")
     if os.environ.get("CP_BENCH_PROFILE"):
-        subprocess.Popen(["py-spy", "record", "-o", os.environ["CP_BENCH_PROFILE"], "-d", "8", "-f", "raw",
+        subprocess.Popen(["py-spy", "record", "-o", os.environ["CP_BENCH_PROFILE"], "-d", "8", "-f", "raw", "--gil", "-r", "200",
                           "-p", str(controller.pid)])
     t0 = time.time()
+    cpu_before = time.process_time()
     real = drive(port, headers, args.calls, args.rate, args.hold)
+    driver_cpu = time.process_time() - cpu_before
+    with open(f"/proc/{controller.pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    controller_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     time.sleep(2)
     controller.terminate()
     controller.wait(10)
@@ -193,6 +203,8 @@ def main() -> None:
     print(f"{'decision latency p99 (ms)':28}{real['p99']:>14.2f}{base['p99']:>26.2f}   target <= 20 ms")
     print(f"{'calls bridged':28}{real['bridged']:>14}{base['bridged']:>26}")
     print(f"CDRs written: {cdrs} ({cdr_per_s:.1f} CDR writes/s while calls ended)")
+    print(f"CPU seconds: controller {controller_cpu:.1f}, FreeSWITCH stand-in and driver {driver_cpu:.1f} "
+          f"(2 cores shared; wall {real['elapsed']:.1f} s)")
     drop_database(BENCH_DB)
 
 

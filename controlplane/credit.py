@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from controlplane.money import ZERO
-from controlplane.rating import RateMatch, RatingContext, price_call
+from controlplane.money import ZERO, precision_for
+from controlplane.rating import HUNDRED, SIXTY, RateMatch, RatingContext, client_cost, client_factor, price_call
 
 HORIZON = 86_400  # no call runs longer than a day without a fresh decision
 
@@ -23,11 +23,12 @@ class RunningCall:
     answered_at: float | None  # epoch seconds; None while ringing
     match: RateMatch
     ctx: RatingContext
+    factor: Decimal | None = None  # client_factor(match, ctx), precomputed by whoever builds many
 
     def cost_at(self, t: float) -> Decimal:
         if self.answered_at is None or self.match.free:
             return ZERO
-        return price_call(max(0, math.floor(t - self.answered_at)), self.match, self.ctx).cost
+        return client_cost(max(0, math.floor(t - self.answered_at)), self.match, self.ctx, self.factor)
 
 
 def budget(balance: Decimal, credit_limit: Decimal = ZERO, postpaid: bool = False,
@@ -78,3 +79,28 @@ def first_block_cost(match: RateMatch, ctx: RatingContext) -> Decimal:
     if match.free:
         return ZERO
     return price_call(match.row.grace + 1, match, ctx).cost
+
+
+MICROS = Decimal(1_000_000)
+
+
+def burn_terms(match: RateMatch, ctx: RatingContext) -> tuple[int, int]:
+    """(fixed, per_second) in millionths of the currency with cost(t) <= fixed + per_second * t
+    for every answered time t: an upper bound that can be summed over calls in Redis.
+
+    charged seconds never exceed billsec + init + block, the first-block rate may be dearer than
+    the rest, and the one rounding adds at most half a unit of the last place.
+    """
+    if match.free:
+        return 0, 0
+    row = match.row
+    scale = client_factor(match, ctx) * (1 + row.surcharge_pct / HUNDRED)
+    per_second = max(row.rate, row.first_rate) / SIXTY * scale
+    fixed = row.connect_charge * scale + per_second * (row.init + row.block) + Decimal("0.5").scaleb(
+        -precision_for(ctx.currency))
+    return math.ceil(fixed * MICROS), math.ceil(per_second * MICROS)
+
+
+def bound_at(fixed: int, per_second: int, weighted: int, t: float) -> Decimal:
+    """Sum of the burn bounds of calls started at times a_i (weighted = sum of per_second * a_i)."""
+    return Decimal(fixed + per_second * math.ceil(t) - weighted) / MICROS

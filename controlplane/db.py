@@ -15,10 +15,18 @@ from controlplane.settings import get_settings
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     settings = get_settings()
+    parsed = make_url(url)
+    # PyMySQL negotiates TLS whenever the server offers it; on loopback that only costs a TLS
+    # context per connection (about 20 ms), so it is switched off there.
+    connect_args = {"ssl_disabled": True} if parsed.host in LOOPBACK else {}
     # A controller runs hundreds of calls as greenlets: the pool must hold enough connections that
-    # none is opened per call (each open costs a TCP and TLS-context set-up).
+    # none is opened per call.
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600, pool_size=settings.db_pool_size,
-                         max_overflow=settings.db_pool_overflow, pool_timeout=10, future=True)
+                         max_overflow=settings.db_pool_overflow, pool_timeout=10, connect_args=connect_args,
+                         future=True)
+
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -219,6 +219,20 @@ def price_call(billsec: int, match: RateMatch, ctx: RatingContext) -> CallPrice:
     return CallPrice(match, billsec, seconds, billing_blocks(seconds, row), chain)
 
 
+def client_factor(match: RateMatch, ctx: RatingContext) -> Decimal:
+    """The multiplier on the base price that gives what the client pays (the chain's last level)."""
+    return level_factors(match, ctx.margins)[-1][2]
+
+
+def client_cost(billsec: int, match: RateMatch, ctx: RatingContext, factor: Decimal | None = None) -> Decimal:
+    """`price_call(...).cost` without building the chain: the hot path of shared-credit timers.
+    Same arithmetic and the same single rounding, so the two always agree."""
+    if match.free:
+        return round_money(ZERO, ctx.currency)
+    base = unrounded_cost(charged_seconds(billsec, match.row), match.row)
+    return round_money(base * (client_factor(match, ctx) if factor is None else factor), ctx.currency)
+
+
 def max_billsec(available: Decimal, match: RateMatch, ctx: RatingContext, limit: int = 86_400) -> int:
     """The longest call `available` credit pays for (0 when it cannot pay the first block).
 

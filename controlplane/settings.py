@@ -148,6 +148,14 @@ class Settings:
         return f"http://{self.kamailio_rpc_ip}:{self.kamailio_rpc_port}/RPC"
 
 
+_cached: tuple[int, Settings] | None = None
+
+
 def get_settings() -> Settings:
-    """Fresh settings from the current environment (cheap; tests change env between runs)."""
-    return Settings()
+    """Settings for the current environment: rebuilt only when the environment changed (tests
+    change it), so hot paths can call this freely."""
+    global _cached
+    fingerprint = hash(frozenset(os.environ.items()))
+    if _cached is None or _cached[0] != fingerprint:
+        _cached = (fingerprint, Settings())
+    return _cached[1]

@@ -13,7 +13,7 @@ from controlplane.esl.server import Controller  # noqa: E402
 def main() -> None:
     # Hundreds of calls run here as greenlets: keep enough MariaDB connections open that no call
     # waits for, or opens, one of its own.
-    os.environ.setdefault("CP_DB_POOL_SIZE", "40")
+    os.environ.setdefault("CP_DB_POOL_SIZE", "60")
     # greenswitch logs every socket event on the root logger: keep that at WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("controlplane").setLevel(os.environ.get("CP_LOG_LEVEL", "INFO"))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from controlplane.authorization import Refusal, identify, refuse
 from controlplane.cdr import CallRecord
+from controlplane.credit import burn_terms
 from controlplane.db import session_scope
 from controlplane.esl.channel import CallChannel, Event, Gone, sip_headers
 from controlplane.esl.context import ControllerContext
@@ -111,8 +112,9 @@ class CallFlow:
             "controller": self.ctx.name, "started_at": self.ctx.clock.now(),
             "rating": dump_match(d.match, d.ctx) if d.match is not None else "",
         }
+        burn = burn_terms(d.match, d.ctx) if d.match is not None else (0, 0)
         result = self.ctx.live.admit(self.state.uuid, d.tenant_id, d.account_id, d.account_limit, d.tenant_limit,
-                                     fields)
+                                     fields, burn, self.ctx.clock.now())
         if result == ADMITTED:
             self.state.admitted = True
         else:

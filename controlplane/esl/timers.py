@@ -78,7 +78,13 @@ class BalanceTimers:
             # Keep the deadlines already armed (FreeSWITCH holds its own cap) until the database is back.
             log.warning("tenant %s: deadline not recomputed, database unavailable (%s)", tenant_id, exc.orig)
             return None
-        when = deadline(money, self.ctx.live.running(tenant_id), self.ctx.clock.now())
+        now = self.ctx.clock.now()
+        if self.ctx.live.burn_bound(tenant_id, now + HORIZON) <= money:
+            when = math.inf  # even the upper bound of every call's cost fits: skip the exact walk
+        else:
+            when = deadline(money, self.ctx.live.running(tenant_id), now)
+        if when is not None and when >= now + HORIZON - 1:
+            when = math.inf  # the credit outlasts the horizon: nothing to re-arm until it does not
         self.ctx.live.publish_deadline(tenant_id, when)
         self.apply(tenant_id, when)
         return when

@@ -238,8 +238,8 @@ def decide(session: Session, live: LiveCalls, caller: Caller, dialed: str, calle
     base = AuthorizationInput(
         tenant_active=tenant.active, account_active=view.active, number=dialed, caller_id=cid_number or "",
         available=Decimal(0), first_block_cost=Decimal(0),
-        account_calls=len(live.uuids("account", view.id)), account_limit=view.limit,
-        tenant_calls=len(live.uuids("tenant", tenant.id)), tenant_limit=tenant.limit,
+        account_calls=live.count("account", view.id), account_limit=view.limit,
+        tenant_calls=live.count("tenant", tenant.id), tenant_limit=tenant.limit,
         callerid_allow=view.callerid_allow, callerid_deny=view.callerid_deny,
     )
     if internal:
@@ -267,8 +267,13 @@ def _rate_and_route(session: Session, live: LiveCalls, decision: Decision, tenan
     decision.match, decision.ctx = match, ctx
     routing = cache.routing(session)
     money = money_of(session, tenant.id, now)
+    # What the calls in flight will have cost, bounded from above in one Redis read; only when
+    # that bound leaves no room for this call's first block is every call walked exactly.
+    available = money.budget - live.burn_bound(tenant.id, now_epoch)
+    if available < first_block_cost(match, ctx):
+        available = available_for_new_call(money.budget, live.running(tenant.id), now_epoch)
     check = _replace(
-        base, number=number, available=available_for_new_call(money.budget, live.running(tenant.id), now_epoch),
+        base, number=number, available=available,
         first_block_cost=first_block_cost(match, ctx), free=match.free, blocked_prefixes=routing.blocked,
         restricted_prefixes=account.restricted if account else (),
         allowed_countries=tenant.allowed_countries, denied_countries=tenant.denied_countries,
@@ -321,7 +326,7 @@ def _inbound(session: Session, live: LiveCalls, caller: Caller, dialed: str, cal
     if did.destination_type == DidDestination.EXTERNAL and did.destination_value:
         base = AuthorizationInput(
             tenant_active=True, account_active=True, number=did.destination_value, caller_id=caller_id_number,
-            available=Decimal(0), first_block_cost=Decimal(0), tenant_calls=len(live.uuids("tenant", tenant.id)),
+            available=Decimal(0), first_block_cost=Decimal(0), tenant_calls=live.count("tenant", tenant.id),
             tenant_limit=tenant.limit,
         )
         decision.dialed = did.destination_value

@@ -12,32 +12,36 @@ import datetime as dt
 import json
 import logging
 import os
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from controlplane.cdr import CallRecord
 from controlplane.db import session_scope
-from controlplane.models import Cdr, LedgerKind
+from controlplane.models import Cdr, LedgerKind, Tenant
 from controlplane.services import ledger
 
 log = logging.getLogger(__name__)
 
 WRITTEN, DUPLICATE, SPOOLED = "written", "duplicate", "spooled"
+RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout: the transaction is simply tried again
+WRITE_ATTEMPTS = 5
 
 
 def write(session: Session, record: CallRecord) -> str:
     """Insert the CDR and debit its cost in the caller's transaction; DUPLICATE if the uuid exists."""
-    if session.scalar(select(Cdr.id).where(Cdr.uuid == record.uuid)) is not None:
-        return DUPLICATE
-    row = Cdr(**{f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
-    session.add(row)
+    if record.tenant_id is not None:
+        # Lock the tenant's row first: the CDR's foreign key would otherwise take a shared lock on
+        # it that two concurrent writers then both try to upgrade for the ledger (a deadlock).
+        session.execute(select(Tenant.id).where(Tenant.id == record.tenant_id).with_for_update())
     try:
-        session.flush()
+        # The unique uuid decides: a second write of the same call is refused by the database.
+        session.execute(insert(Cdr).values(**{f.name: getattr(record, f.name) for f in dataclasses.fields(record)}))
     except IntegrityError:
         return DUPLICATE
     if record.cost and record.tenant_id is not None:
@@ -48,18 +52,24 @@ def write(session: Session, record: CallRecord) -> str:
 
 def write_once(record: CallRecord, spool: Spool | None = None, url: str | None = None) -> str:
     """Write in a transaction of its own; on a database outage keep the record for later."""
-    try:
-        with session_scope(url) as session:
-            result = write(session, record)
-            if result == DUPLICATE:
-                session.rollback()
-            return result
-    except IntegrityError:
-        return DUPLICATE  # a concurrent writer committed the same uuid first
-    except (OperationalError, InterfaceError) as exc:
-        log.warning("database unavailable writing CDR %s (%s); spooling", record.uuid, exc.orig)
-        (spool or Spool.default()).put(record)
-        return SPOOLED
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
+        try:
+            with session_scope(url) as session:
+                result = write(session, record)
+                if result == DUPLICATE:
+                    session.rollback()
+                return result
+        except IntegrityError:
+            return DUPLICATE  # a concurrent writer committed the same uuid first
+        except (OperationalError, InterfaceError) as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code in RETRYABLE and attempt < WRITE_ATTEMPTS:
+                time.sleep(0.01 * attempt)
+                continue
+            log.warning("database unavailable writing CDR %s (%s); spooling", record.uuid, exc.orig)
+            (spool or Spool.default()).put(record)
+            return SPOOLED
+    return SPOOLED
 
 
 # --- spool -----------------------------------------------------------------------------------

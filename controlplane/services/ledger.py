@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,23 +30,22 @@ def post(
 ) -> LedgerEntry:
     """Add `amount` (negative for a debit) to the tenant's balance, in the caller's transaction."""
     value = to_decimal(amount)
-    tenant = session.execute(select(Tenant).where(Tenant.id == tenant_id).with_for_update()).scalar_one_or_none()
-    if tenant is None:
+    balance = session.execute(
+        select(Tenant.balance).where(Tenant.id == tenant_id).with_for_update()
+    ).scalar_one_or_none()
+    if balance is None:
         raise NotFound(f"tenant {tenant_id} not found")
-    if reference is not None and session.scalar(
-        select(LedgerEntry.id).where(LedgerEntry.reference == reference)
-    ):
-        raise DuplicateEntry(reference)
-    tenant.balance = (tenant.balance or ZERO) + value
+    new_balance = (balance or ZERO) + value
     entry = LedgerEntry(
-        tenant_id=tenant_id, kind=kind, amount=value, balance_after=tenant.balance,
+        tenant_id=tenant_id, kind=kind, amount=value, balance_after=new_balance,
         reference=reference, note=note, actor=actor,
     )
     session.add(entry)
     try:
-        session.flush()
-    except IntegrityError as exc:  # a concurrent writer took the same reference first
+        session.flush()  # the unique reference refuses a second posting of the same thing
+    except IntegrityError as exc:
         raise DuplicateEntry(reference) from exc
+    session.execute(update(Tenant).where(Tenant.id == tenant_id).values(balance=new_balance))
     return entry
 
 

@@ -5,6 +5,8 @@ Keys (all under the installation's prefix):
   tenant:<id>:calls      set of uuids      account:<id>:calls   set of uuids
   tenant:<id>:billing    hash uuid -> "<answered_at>|<rating id>": all the shared-credit math reads
   rating:<id>            a price function (rating.dump_match), addressed by its content's hash
+  tenant:<id>:burn       hash F, P, W: summed credit.burn_terms of the calls in flight, so "is the
+                         credit anywhere near running out?" costs one HMGET, not a walk of every call
   trunk:<id>:calls       set of uuids      node:<name>:calls    set of uuids
   calls                  set of every uuid in flight
   deadline               pub/sub channel: {"tenant": id, "deadline": t} when an account's cut moves
@@ -14,13 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import redis
 
-from controlplane.credit import RunningCall
-from controlplane.rating import RateMatch, RatingContext, load_match
+from controlplane.credit import RunningCall, bound_at
+from controlplane.rating import RateMatch, RatingContext, client_factor, load_match
 from controlplane.settings import get_settings
 
 _ADMIT = """
@@ -57,7 +61,8 @@ RATING_TTL = 2 * 86_400
 class LiveCalls:
     client: redis.Redis
     prefix: str
-    _ratings: dict[str, tuple[RateMatch, RatingContext]] = field(default_factory=dict, repr=False)
+    _ratings: dict[str, tuple[RateMatch, RatingContext, Decimal]] = field(default_factory=dict, repr=False)
+    _published: dict[int, float | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def connect(cls, url: str | None = None, prefix: str | None = None) -> LiveCalls:
@@ -75,7 +80,8 @@ class LiveCalls:
 
     # --- admission and release -------------------------------------------------------------
     def admit(self, uuid: str, tenant_id: int, account_id: int | None, account_limit: int | None,
-              tenant_limit: int | None, fields: dict[str, object]) -> int:
+              tenant_limit: int | None, fields: dict[str, object], burn: tuple[int, int] = (0, 0),
+              now: float = 0.0) -> int:
         """Count the call against its account and tenant limits atomically; ADMITTED or why not."""
         account_key = self.key("account", account_id if account_id is not None else f"t{tenant_id}", "calls")
         result = self.client.eval(
@@ -89,6 +95,14 @@ class LiveCalls:
                 rating_id = hashlib.sha1(blob.encode()).hexdigest()[:16]
                 pipe.set(self.key("rating", rating_id), blob, nx=True, ex=RATING_TTL)
                 pipe.hset(self.key("tenant", tenant_id, "billing"), uuid, f"|{rating_id}")
+            fixed, per_second = burn
+            weighted = per_second * math.floor(now)
+            if fixed or per_second:
+                burn_key = self.key("tenant", tenant_id, "burn")
+                pipe.hincrby(burn_key, "F", fixed)
+                pipe.hincrby(burn_key, "P", per_second)
+                pipe.hincrby(burn_key, "W", weighted)
+                fields = {**fields, "burn": f"{fixed}|{per_second}|{weighted}"}
             pipe.hset(self.key("call", uuid), mapping={k: "" if v is None else str(v) for k, v in fields.items()})
             pipe.sadd(self.key("calls"), uuid)
             if fields.get("node"):
@@ -128,6 +142,12 @@ class LiveCalls:
         if tenant:
             pipe.srem(self.key("tenant", tenant, "calls"), uuid)
             pipe.hdel(self.key("tenant", tenant, "billing"), uuid)
+            if info.get("burn"):
+                fixed, per_second, weighted = (int(x) for x in info["burn"].split("|"))
+                burn_key = self.key("tenant", tenant, "burn")
+                pipe.hincrby(burn_key, "F", -fixed)
+                pipe.hincrby(burn_key, "P", -per_second)
+                pipe.hincrby(burn_key, "W", -weighted)
             pipe.srem(self.key("account", account or f"t{tenant}", "calls"), uuid)
         if node:
             pipe.srem(self.key("node", node, "calls"), uuid)
@@ -141,6 +161,15 @@ class LiveCalls:
     # --- reading -----------------------------------------------------------------------------
     def get(self, uuid: str) -> dict[str, str]:
         return self.client.hgetall(self.key("call", uuid))
+
+    def burn_bound(self, tenant_id: int, t: float) -> Decimal:
+        """An upper bound of what the tenant's calls in flight will have cost by time t."""
+        fixed, per_second, weighted = (int(v or 0) for v in self.client.hmget(
+            self.key("tenant", tenant_id, "burn"), "F", "P", "W"))
+        return bound_at(fixed, per_second, weighted, t)
+
+    def count(self, scope: str, ident: object) -> int:
+        return int(self.client.scard(self.key(scope, ident, "calls")))
 
     def uuids(self, scope: str = "calls", ident: object = None) -> set[str]:
         key = self.key("calls") if ident is None else self.key(scope, ident, "calls")
@@ -161,17 +190,22 @@ class LiveCalls:
             ids = sorted(missing)
             for rating_id, blob in zip(ids, self.client.mget([self.key("rating", i) for i in ids]), strict=True):
                 if blob:
-                    self._ratings[rating_id] = load_match(blob)
+                    match, ctx = load_match(blob)
+                    self._ratings[rating_id] = (match, ctx, client_factor(match, ctx))
         calls = []
         for uuid, entry in entries.items():
             answered, rating_id = entry.split("|", 1)
             if rating_id in self._ratings:
-                match, ctx = self._ratings[rating_id]
-                calls.append(RunningCall(uuid, float(answered) if answered else None, match, ctx))
+                match, ctx, factor = self._ratings[rating_id]
+                calls.append(RunningCall(uuid, float(answered) if answered else None, match, ctx, factor))
         return calls
 
     # --- deadlines ---------------------------------------------------------------------------
     def publish_deadline(self, tenant_id: int, deadline: float | None) -> None:
+        """Tell every controller where the account's cut now is (only when it moved)."""
+        if tenant_id in self._published and self._published[tenant_id] == deadline:
+            return
+        self._published[tenant_id] = deadline
         message = json.dumps({"tenant": tenant_id, "deadline": deadline})
         self.client.set(self.key("tenant", tenant_id, "deadline"), message)
         self.client.publish(self.key("deadline"), message)
