@@ -1,0 +1,86 @@
+"""The controller's core scenarios on whatever media node is available.
+
+By default the FreeSWITCH stand-in; with `freeswitch` on PATH (or FREESWITCH_BIN) and
+CP_REAL_FREESWITCH=1, a real FreeSWITCH rendered from freeswitch-conf/ with sipp far ends and
+callers. The `real` parametrization says plainly why it is skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal as D
+
+import pytest
+
+from controlplane.freeswitch.local import NOT_INSTALLED
+from controlplane.services.accounts import create_sip_account
+from controlplane.services.carriers import create_carrier
+from controlplane.services.decks import import_deck
+from controlplane.services.ledger import add_credit
+from controlplane.services.plans import create_plan
+from controlplane.services.tenants import create_tenant, ensure_operator
+from tests.esl.conftest import ControllerProcess, WebServer, free_port
+from tests.esl.media import CallSpec, FarEnd, real_freeswitch_wanted
+from tests.esl.test_calls import wait_cdr
+
+MODES = ["standin", pytest.param("real", marks=pytest.mark.skipif(
+    not real_freeswitch_wanted(), reason=f"real FreeSWITCH scenarios need CP_REAL_FREESWITCH=1 and FreeSWITCH; "
+                                        f"{NOT_INSTALLED}" if not real_freeswitch_wanted() else ""))]
+
+
+@pytest.fixture(params=MODES)
+def node_and_world(request, session, media_node_factory, tmp_path):
+    if request.param == "standin" and os.environ.get("CP_REAL_FREESWITCH") == "1":
+        pytest.skip("CP_REAL_FREESWITCH=1: only the real node runs")
+    web = WebServer()
+    port = free_port()
+    scale = 1.0 if request.param == "real" else 10.0
+    node = media_node_factory(("127.0.0.1", port), scale, web.cdr_url, str(tmp_path / "cdr-errors"))
+    node.far_ends.add("answer", FarEnd.answer(after=0.5, hangup_after=3))
+    node.far_ends.add("congested", FarEnd.reject(503))
+    ensure_operator(session)
+    import_deck(session, "retail", ["49,Germany,0.60,1,1,0\n"])
+    import_deck(session, "buy", ["49,Germany,0.30,1,1,0\n"])
+    create_plan(session, name="basic", decks=["retail"])
+    host, fe_port = node.far_end_address("congested").split(":")
+    create_carrier(session, name="first", host=host, port=int(fe_port), buy_deck="buy", priority=1)
+    host, fe_port = node.far_end_address("answer").split(":")
+    create_carrier(session, name="second", host=host, port=int(fe_port), buy_deck="buy", priority=2)
+    tenant = create_tenant(session, name="acme", realm="acme.example.com", plan="basic")
+    account = create_sip_account(session, tenant, "1000", "secret-1000").account
+    add_credit(session, tenant, D("1.00"), "test", "test")
+    session.commit()
+    env = dict(os.environ, CP_CONTROLLER_PORT=str(port), CP_TIME_SCALE=str(scale), CP_KAMAILIO_SIP="direct",
+               CP_FS_NODES=f"fs-node-1=127.0.0.1:{node.inbound_port}:{node.password}", CP_DECISION_CACHE_TTL="0",
+               CP_DECK_CHECK_INTERVAL="0", CP_SPOOL_DIR=str(tmp_path / "spool"))
+    controller = ControllerProcess(port, env, tmp_path / "controller.log")
+    controller.start()
+    headers = {"X-CP-Account": str(account.id), "X-CP-Tenant": str(tenant.id), "X-CP-Auth": "digest"}
+    yield node, headers
+    controller.stop()
+    web.stop()
+
+
+def test_failover_then_answered_and_charged(node_and_world, session) -> None:
+    node, headers = node_and_world
+    call = node.place_call(CallSpec(destination="+49891234567", sip_headers=headers))
+    assert call.wait_done(60)
+    cdr = wait_cdr(session, call.uuid, timeout=30)
+    assert [a["trunk"] for a in cdr.attempts] == ["first", "second"]
+    assert cdr.attempts[0]["sip_code"] == 503 and cdr.attempts[1]["answered"]
+    assert cdr.disposition == "ANSWERED" and cdr.billsec in (3, 4)
+    assert cdr.cost == D("0.01") * cdr.billsec
+
+
+def test_refused_without_credit_for_the_first_block(node_and_world, session) -> None:
+    from controlplane.models import LedgerKind, Tenant
+    from controlplane.services.ledger import post
+
+    node, headers = node_and_world
+    tenant = session.get(Tenant, int(headers["X-CP-Tenant"]))
+    post(session, tenant.id, D("-1.00"), LedgerKind.CORRECTION, note="empty")
+    session.commit()
+    call = node.place_call(CallSpec(destination="+49891234567", sip_headers=headers))
+    assert call.wait_done(60)
+    assert call.sip_response_to_caller == 402
+    assert wait_cdr(session, call.uuid, timeout=30).reason.startswith("insufficient credit")
