@@ -94,14 +94,20 @@ install_all() {
   install_python
 }
 
-start_web() {
-  if [ -f "$VAR/web.pid" ] && kill -0 "$(cat "$VAR/web.pid")" 2>/dev/null; then
-    say "web: already running (pid $(cat "$VAR/web.pid"))"; return
+# Start a long-running controlplane process once: `start_daemon NAME ARGS...` (pid in var/NAME.pid).
+start_daemon() {
+  local name=$1; shift
+  if [ -f "$VAR/$name.pid" ] && kill -0 "$(cat "$VAR/$name.pid")" 2>/dev/null; then
+    say "$name: already running (pid $(cat "$VAR/$name.pid"))"; return
   fi
-  say "web: starting on ${CP_WEB_HOST:-127.0.0.1}:${CP_WEB_PORT:-8080} (log: var/web.log)"
-  nohup "$VENV/bin/controlplane" web >"$VAR/web.log" 2>&1 &
-  echo $! >"$VAR/web.pid"
+  say "$name: starting (log: var/$name.log)"
+  nohup "$VENV/bin/controlplane" "$@" >"$VAR/$name.log" 2>&1 &
+  echo $! >"$VAR/$name.pid"
 }
+
+start_web() { start_daemon web web; }
+start_controller() { start_daemon controller controller; }
+start_worker() { start_daemon worker worker; }
 
 start_kamailio() {
   local run="${CP_KAMAILIO_RUN_DIR:-$VAR/kamailio}" pid
@@ -124,7 +130,10 @@ case "${1:-}" in
     ensure_admin
     start_web
     start_kamailio
-    say "stack is up: MariaDB, Redis, web ($(cat "$VAR/web.pid")), kamailio" ;;
+    start_controller
+    start_worker
+    say "stack is up: MariaDB, Redis, kamailio, web :${CP_WEB_PORT:-8080}, controller :${CP_CONTROLLER_PORT:-8084}, worker"
+    say "media nodes: render each FreeSWITCH node's config with 'controlplane freeswitch render --out DIR'" ;;
   test)
     install_all
     shift
