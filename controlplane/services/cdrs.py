@@ -50,8 +50,8 @@ def write(session: Session, record: CallRecord) -> str:
     return WRITTEN
 
 
-def write_once(record: CallRecord, spool: Spool | None = None, url: str | None = None) -> str:
-    """Write in a transaction of its own; on a database outage keep the record for later."""
+def try_write(record: CallRecord, url: str | None = None) -> str | None:
+    """Write in a transaction of its own, retrying deadlocks; None when MariaDB is unavailable."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with session_scope(url) as session:
@@ -66,10 +66,18 @@ def write_once(record: CallRecord, spool: Spool | None = None, url: str | None =
             if code in RETRYABLE and attempt < WRITE_ATTEMPTS:
                 time.sleep(0.01 * attempt)
                 continue
-            log.warning("database unavailable writing CDR %s (%s); spooling", record.uuid, exc.orig)
-            (spool or Spool.default()).put(record)
-            return SPOOLED
-    return SPOOLED
+            log.warning("database unavailable writing CDR %s (%s)", record.uuid, exc.orig)
+            return None
+    return None
+
+
+def write_once(record: CallRecord, spool: Spool | None = None, url: str | None = None) -> str:
+    """Write now, or keep the record in the spool until the database is back: never lose it."""
+    result = try_write(record, url)
+    if result is None:
+        (spool or Spool.default()).put(record)
+        return SPOOLED
+    return result
 
 
 # --- spool -----------------------------------------------------------------------------------
@@ -138,7 +146,7 @@ class Spool:
         counts = {WRITTEN: 0, DUPLICATE: 0}
         if self.folder.is_dir():
             for path in sorted(self.folder.glob("*.json")):
-                result = self._write(_decode(path.read_text()), url)
+                result = try_write(_decode(path.read_text()), url)
                 if result is None:
                     return counts
                 counts[result] += 1
@@ -147,22 +155,9 @@ class Spool:
             payload = self.client.lindex(self.key, 0)
             if payload is None:
                 break
-            result = self._write(_decode(payload), url)
+            result = try_write(_decode(payload), url)
             if result is None:
                 break
             counts[result] += 1
             self.client.lrem(self.key, 1, payload)
         return counts
-
-    @staticmethod
-    def _write(record: CallRecord, url: str | None) -> str | None:
-        try:
-            with session_scope(url) as session:
-                result = write(session, record)
-                if result == DUPLICATE:
-                    session.rollback()
-                return result
-        except IntegrityError:
-            return DUPLICATE
-        except (OperationalError, InterfaceError):
-            return None
