@@ -279,3 +279,43 @@ def test_calls_in_flight_are_listed_and_hung_up_from_another_process(rig, world,
     missing = subprocess.run([sys.executable, "-m", "controlplane.cli", "calls", "hangup", call.uuid], env=env,
                              capture_output=True, text=True, timeout=30)
     assert missing.returncode == 3 and "no call" in missing.stderr
+
+
+def test_inbound_did_to_an_external_number_is_routed_and_billed_to_the_did_tenant(rig, world, session) -> None:
+    from controlplane.models import Carrier, Did, DidDestination, Tenant
+    from controlplane.services.dids import add_did
+
+    did = add_did(session, session.get(Tenant, world.tenant_id), "+4930555111")
+    did.destination_type, did.destination_value = DidDestination.EXTERNAL, "+12125550100"
+    session.commit()
+    carrier = session.scalar(select(Carrier).where(Carrier.name == "carrier-b"))
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.3, hangup_after=30))
+    call = rig.fs.place_call(CallSpec(destination="+4930555111", caller_number="+441234567",
+                                      sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert (cdr.direction, cdr.tenant_id, cdr.number, cdr.rate_prefix) == ("inbound", world.tenant_id,
+                                                                           "12125550100", "1")
+    assert cdr.cost == D("0.001") * cdr.billsec  # USA 0.06/min, per second
+    assert session.get(Did, did.id).destination_value == "+12125550100"
+
+
+def test_a_cut_that_the_socket_cannot_deliver_is_escalated_to_the_node(rig, world, session) -> None:
+    """The balance cut normally goes over the call's own socket; when that fails it is retried
+    and sent to the media node over inbound ESL (uuid_kill), whichever process runs it."""
+    from types import SimpleNamespace
+
+    from controlplane.esl.nodes import NodeAddress
+    from controlplane.esl.timers import BalanceTimers
+
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2))
+    call = place(rig, world, "+49891234567")
+    time.sleep(1.0)
+    dead_socket = SimpleNamespace(hung_up=False, hangup=lambda cause: False)  # every socket command fails
+    flow = SimpleNamespace(state=SimpleNamespace(uuid=call.uuid), channel=dead_socket, node="fs-node-1")
+    nodes = {"fs-node-1": NodeAddress("fs-node-1", "127.0.0.1", rig.fs.inbound_port, "ClueCon")}
+    timers = BalanceTimers(SimpleNamespace(live=None), nodes)
+    timers.cut(flow)  # returns after its retries: the socket never reports the hang-up here
+    assert call.wait_done(10)
+    assert call.hangup_cause == "ALLOTTED_TIMEOUT"
+    assert wait_cdr(session, call.uuid).disposition == "ANSWERED"
