@@ -181,9 +181,6 @@ def main() -> None:
     port = free_port()
     env["CP_CONTROLLER_PORT"] = str(port)
     controller = run_process([sys.executable, "-m", "controlplane.esl"], port, env, tmp / "controller.log")
-    if os.environ.get("CP_BENCH_PROFILE"):
-        subprocess.Popen(["py-spy", "record", "-o", os.environ["CP_BENCH_PROFILE"], "-d", "8", "-f", "raw", "--gil", "-r", "200",
-                          "-p", str(controller.pid)])
     t0 = time.time()
     cpu_before = time.process_time()
     real = drive(port, headers, args.calls, args.rate, args.hold)
