@@ -18,9 +18,7 @@ from controlplane.authorization import AuthorizationInput, Caller, Refusal, auth
 from controlplane.credit import available_for_new_call, budget, first_block_cost
 from controlplane.models import (
     BillingType,
-    BlockedPrefix,
     Carrier,
-    CarrierTrunk,
     Did,
     DidDestination,
     LedgerEntry,
@@ -28,14 +26,20 @@ from controlplane.models import (
     SipAccount,
     Status,
     Tenant,
-    TrunkGroupMember,
 )
 from controlplane.numbers import DialPlan, InvalidNumber, clean, strip_then_add, to_e164
 from controlplane.rating import RateMatch, RatingContext, find_rate
-from controlplane.routing import Route, RouteRequest, TrunkInfo, lcr_order
+from controlplane.routing import Route, lcr_order
 from controlplane.services.deck_cache import DECKS, DeckCache
 from controlplane.services.live_calls import LiveCalls
-from controlplane.services.pricing import dial_plan, rating_context, trunk_map
+from controlplane.services.pricing import (
+    RoutingView,
+    dial_plan,
+    load_routing,
+    rating_context,
+    route_request,
+    trunk_group_of,
+)
 from controlplane.services.tenants import ancestors
 from controlplane.settings import get_settings
 
@@ -130,13 +134,6 @@ class AccountView:
     ctx: RatingContext
 
 
-@dataclass(frozen=True)
-class RoutingView:
-    trunks: dict[int, TrunkInfo]
-    default_trunk: int | None
-    blocked: tuple[str, ...]
-
-
 class DecisionCache:
     """What a decision reads that changes rarely (accounts, tenants, plans, trunks), kept per
     process for `ttl` seconds so a call costs one query (the balance) instead of a dozen.
@@ -164,7 +161,7 @@ class DecisionCache:
         return self._get(("account", account_id), lambda: _load_account(session, account_id, self))
 
     def routing(self, session: Session) -> RoutingView:
-        return self._get(("routing",), lambda: _load_routing(session, self.decks))
+        return self._get(("routing",), lambda: load_routing(session, self.decks))
 
 
 def _now() -> dt.datetime:
@@ -197,23 +194,13 @@ def _load_account(session: Session, account_id: int, cache: DecisionCache) -> Ac
     ctx = tenant_ctx
     if account.rate_deck_id:
         ctx = rating_context(session, account.tenant, account, cache.decks, _now())
-    group: tuple[int, ...] = ()
-    if account.trunk_group_id:
-        group = tuple(session.scalars(
-            select(TrunkGroupMember.trunk_id).where(TrunkGroupMember.group_id == account.trunk_group_id)
-            .order_by(TrunkGroupMember.position)
-        ))
+    group = trunk_group_of(session, account.trunk_group_id)
     return AccountView(
         account.id, tenant_view, account.status == Status.ACTIVE, account.max_concurrent_calls,
         account.caller_id_number, account.caller_id_name, csv_list(account.restricted_prefixes),
         csv_list(account.callerid_allow), csv_list(account.callerid_deny), account.strip_prefix or "",
         account.add_prefix or "", group, account.trunk_id, ctx,
     )
-
-
-def _load_routing(session: Session, decks: DeckCache) -> RoutingView:
-    default = session.scalar(select(CarrierTrunk.id).where(CarrierTrunk.is_default.is_(True)).order_by(CarrierTrunk.id))
-    return RoutingView(trunk_map(session, decks), default, tuple(session.scalars(select(BlockedPrefix.prefix))))
 
 
 CACHE = DecisionCache()
@@ -281,11 +268,8 @@ def _rate_and_route(session: Session, live: LiveCalls, decision: Decision, tenan
     )
     decision.refusal = authorize(check)
     if decision.refusal is None:
-        request = RouteRequest(
-            number=number, trunk_group=account.trunk_group if account else (),
-            account_trunk=account.trunk_id if account else None, rate_trunk=match.row.trunk_id,
-            default_trunk=routing.default_trunk, skip_unprofitable=get_settings().lcr_skip_unprofitable,
-        )
+        request = route_request(number, match, routing, account.trunk_group if account else (),
+                                account.trunk_id if account else None)
         decision.routes = lcr_order(request, routing.trunks)
         if not decision.routes:
             decision.refusal = refuse(404, "no route for this destination")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.errors import NotFound
 from controlplane.models import (
+    BlockedPrefix,
     Carrier,
     CarrierTrunk,
     Offer,
@@ -90,18 +91,36 @@ def trunk_map(session: Session, cache: DeckCache = DECKS) -> dict[int, TrunkInfo
     }
 
 
-def route_request(session: Session, number: str, match: RateMatch | None, account: SipAccount | None,
-                  sell_rate: Decimal | None) -> RouteRequest:
-    group: list[int] = []
-    if account is not None and account.trunk_group_id:
-        group = list(session.scalars(
-            select(TrunkGroupMember.trunk_id).where(TrunkGroupMember.group_id == account.trunk_group_id)
-            .order_by(TrunkGroupMember.position)
-        ))
+@dataclass(frozen=True)
+class RoutingView:
+    """Everything LCR needs that is not about the caller: trunks, the default one, blocked prefixes."""
+
+    trunks: dict[int, TrunkInfo]
+    default_trunk: int | None
+    blocked: tuple[str, ...]
+
+
+def load_routing(session: Session, cache: DeckCache = DECKS) -> RoutingView:
     default = session.scalar(select(CarrierTrunk.id).where(CarrierTrunk.is_default.is_(True)).order_by(CarrierTrunk.id))
+    return RoutingView(trunk_map(session, cache), default, tuple(session.scalars(select(BlockedPrefix.prefix))))
+
+
+def trunk_group_of(session: Session, group_id: int | None) -> tuple[int, ...]:
+    if not group_id:
+        return ()
+    return tuple(session.scalars(
+        select(TrunkGroupMember.trunk_id)
+        .where(TrunkGroupMember.group_id == group_id)
+        .order_by(TrunkGroupMember.position)
+    ))
+
+
+def route_request(number: str, match: RateMatch, routing: RoutingView, trunk_group: tuple[int, ...] = (),
+                  account_trunk: int | None = None) -> RouteRequest:
+    """The LCR question for a rated number; the sell rate compared with buy rates is the wholesale one."""
     return RouteRequest(
-        number=number, trunk_group=group, account_trunk=account.trunk_id if account else None,
-        rate_trunk=match.row.trunk_id if match else None, default_trunk=default, sell_rate=sell_rate,
+        number=number, trunk_group=trunk_group, account_trunk=account_trunk, rate_trunk=match.row.trunk_id,
+        default_trunk=routing.default_trunk, sell_rate=match.row.rate * (1 + match.markup_pct / 100),
         skip_unprofitable=get_settings().lcr_skip_unprofitable,
     )
 
@@ -163,6 +182,8 @@ def quote(session: Session, tenant: Tenant, dialed: str, billsec: int, account: 
     if match is None:
         raise NotFound(f"no rate for {number}: the call would be refused (404)")
     price = price_call(billsec, match, ctx)
-    routes = lcr_order(route_request(session, number, match, account, price.chain[0].rate),
-                       trunk_map(session, cache))
+    request = route_request(number, match, load_routing(session, cache),
+                            trunk_group_of(session, account.trunk_group_id) if account else (),
+                            account.trunk_id if account else None)
+    routes = lcr_order(request, trunk_map(session, cache))
     return Quote(tenant, dialed, number, price, ctx, routes)
