@@ -13,7 +13,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from controlplane.esl.nodes import NodeAddress
 from controlplane.freeswitch.render import render
+from controlplane.services.call_control import NodeError, esl_api
 from controlplane.settings import Settings
 
 NOT_INSTALLED = "FreeSWITCH is not installed on this machine (no `freeswitch` on PATH and FREESWITCH_BIN unset)"
@@ -30,28 +32,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def esl_api(port: int, password: str, command: str, timeout: float = 5.0) -> str:
-    """One inbound-ESL ``api`` command; returns the body."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        f = s.makefile("rb")
-
-        def read() -> tuple[dict[str, str], bytes]:
-            hdrs: dict[str, str] = {}
-            while (line := f.readline()) not in (b"\n", b""):
-                k, _, v = line.decode().rstrip("\n").partition(": ")
-                hdrs[k] = v
-            if not hdrs:
-                raise ConnectionError("ESL connection closed")
-            return hdrs, f.read(int(hdrs["Content-Length"])) if "Content-Length" in hdrs else b""
-
-        read()  # auth/request
-        s.sendall(f"auth {password}\n\n".encode())
-        if not read()[0].get("Reply-Text", "").startswith("+OK"):
-            raise PermissionError("ESL auth refused")
-        s.sendall(f"api {command}\n\n".encode())
-        return read()[1].decode()
 
 
 class LocalFreeSwitch:
@@ -90,14 +70,14 @@ class LocalFreeSwitch:
             try:
                 if "UP" in self.api("status"):
                     return self
-            except OSError:
+            except (OSError, NodeError):  # not listening yet
                 pass
             time.sleep(0.3)
         self.stop()
         raise TimeoutError(f"freeswitch did not answer ESL on 127.0.0.1:{self.esl_port} within {timeout}s")
 
     def api(self, command: str) -> str:
-        return esl_api(self.esl_port, self.settings.esl_password, command)
+        return esl_api(NodeAddress(self.node_name, "127.0.0.1", self.esl_port, self.settings.esl_password), command)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
