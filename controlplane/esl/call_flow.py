@@ -232,7 +232,8 @@ class CallFlow:
         self._record(ch.hangup_complete or ch.hangup_event)
         if self.state.admitted:
             info = self.ctx.live.end(self.state.uuid)
-            if info.get("tenant"):
+            # The account's other calls may now run longer: move their cut (if there are any).
+            if info.get("tenant") and self.ctx.live.count("tenant", info["tenant"]):
                 self.ctx.timers.recompute(int(info["tenant"]))
 
     def _record(self, event: Event | None) -> None:

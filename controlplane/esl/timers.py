@@ -23,7 +23,6 @@ from controlplane.credit import HORIZON, deadline
 from controlplane.db import session_scope
 from controlplane.esl.channel import Gone
 from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
-from controlplane.models import Tenant
 from controlplane.services.call_decisions import tenant_money
 
 if TYPE_CHECKING:
@@ -70,10 +69,7 @@ class BalanceTimers:
     def recompute(self, tenant_id: int) -> float | None:
         try:
             with session_scope() as session:
-                tenant = session.get(Tenant, tenant_id)
-                if tenant is None:
-                    return None
-                money = tenant_money(session, tenant, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+                money = tenant_money(session, tenant_id, dt.datetime.now(dt.UTC).replace(tzinfo=None))
         except (OperationalError, InterfaceError) as exc:
             # Keep the deadlines already armed (FreeSWITCH holds its own cap) until the database is back.
             log.warning("tenant %s: deadline not recomputed, database unavailable (%s)", tenant_id, exc.orig)

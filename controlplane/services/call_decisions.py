@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from controlplane.authorization import AuthorizationInput, Caller, Refusal, authorize, csv_list, refuse
@@ -80,6 +80,11 @@ def month_spend(session: Session, tenant_id: int, now: dt.datetime) -> Decimal:
     return -Decimal(total)
 
 
+MONEY_QUERY = select(Tenant.balance, Tenant.credit_limit, Tenant.billing_type, Tenant.monthly_spend_cap).where(
+    Tenant.id == bindparam("tenant_id")
+)
+
+
 @dataclass(frozen=True)
 class Money:
     """A tenant's money right now: read fresh for every decision, never cached."""
@@ -90,10 +95,7 @@ class Money:
 
 
 def money_of(session: Session, tenant_id: int, now: dt.datetime) -> Money:
-    row = session.execute(
-        select(Tenant.balance, Tenant.credit_limit, Tenant.billing_type, Tenant.monthly_spend_cap)
-        .where(Tenant.id == tenant_id)
-    ).one()
+    row = session.connection().execute(MONEY_QUERY, {"tenant_id": tenant_id}).one()  # Core: no ORM overhead
     spent = month_spend(session, tenant_id, now) if row.monthly_spend_cap is not None else Decimal(0)
     return Money(budget(row.balance, row.credit_limit, row.billing_type == BillingType.POSTPAID,
                         row.monthly_spend_cap, spent), spent, row.monthly_spend_cap)

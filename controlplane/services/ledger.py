@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controlplane.errors import Invalid, NotFound
 from controlplane.models import LedgerEntry, LedgerKind, Tenant
+from controlplane.models.base import utcnow
 from controlplane.money import ZERO, to_decimal
 from controlplane.services import audit
+
+LEDGER_INSERT = LedgerEntry.__table__.insert()
+BALANCE_UPDATE = (
+    Tenant.__table__.update()
+    .where(Tenant.__table__.c.id == bindparam("tenant_id"))
+    .values(balance=bindparam("balance"))
+)
 
 
 class DuplicateEntry(Exception):
@@ -36,17 +44,15 @@ def post(
     if balance is None:
         raise NotFound(f"tenant {tenant_id} not found")
     new_balance = (balance or ZERO) + value
-    entry = LedgerEntry(
-        tenant_id=tenant_id, kind=kind, amount=value, balance_after=new_balance,
-        reference=reference, note=note, actor=actor,
-    )
-    session.add(entry)
+    values = {"tenant_id": tenant_id, "at": utcnow(), "kind": kind, "amount": value, "balance_after": new_balance,
+              "reference": reference, "note": note, "actor": actor}
     try:
-        session.flush()  # the unique reference refuses a second posting of the same thing
+        # The unique reference refuses a second posting of the same thing.
+        result = session.connection().execute(LEDGER_INSERT, values)
     except IntegrityError as exc:
         raise DuplicateEntry(reference) from exc
-    session.execute(update(Tenant).where(Tenant.id == tenant_id).values(balance=new_balance))
-    return entry
+    session.connection().execute(BALANCE_UPDATE, {"tenant_id": tenant_id, "balance": new_balance})
+    return LedgerEntry(id=result.inserted_primary_key[0], **values)
 
 
 def add_credit(session: Session, tenant: Tenant, amount: Decimal | str, note: str, actor: str) -> LedgerEntry:
