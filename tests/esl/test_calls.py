@@ -40,6 +40,15 @@ def test_prepaid_call_answered_and_charged_exactly(rig, world, session) -> None:
         LedgerEntry.reference == f"call:{call.uuid}")) == 1
 
 
+def from_carrier(rig, session, carrier_name: str, destination: str) -> object:
+    """An inbound call as Kamailio hands it over from a carrier's address."""
+    from controlplane.models import Carrier
+
+    carrier = session.scalar(select(Carrier).where(Carrier.name == carrier_name))
+    return rig.fs.place_call(CallSpec(destination=destination, caller_number="+441234567",
+                                      sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
+
+
 def place(rig, world, destination: str, account_id: int | None = None, **spec) -> object:
     return rig.fs.place_call(CallSpec(destination=destination, sip_headers=headers(world, account_id), **spec))
 
@@ -232,18 +241,13 @@ def test_inbound_did_rings_its_sip_account(rig, world, session) -> None:
     tenant = session.get(Tenant, world.tenant_id)
     add_did(session, tenant, "+4930555000", to_account="1000")
     session.commit()
-    from controlplane.models import Carrier
-
-    carrier = session.scalar(select(Carrier).where(Carrier.name == "carrier-a"))
     rig.fs.far_ends.add("1000@acme.voice.example.com", FarEnd.answer(after=0.5, hangup_after=20))
-    call = rig.fs.place_call(CallSpec(destination="+4930555000", caller_number="+441234567",
-                                      sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
+    call = from_carrier(rig, session, "carrier-a", "+4930555000")
     assert call.wait_done(30)
     cdr = wait_cdr(session, call.uuid)
     assert (cdr.direction, cdr.tenant_id, cdr.disposition, cdr.cost) == ("inbound", world.tenant_id, "ANSWERED", D(0))
     assert cdr.billsec in (20, 21)
-    unknown = rig.fs.place_call(CallSpec(destination="+4930555999",
-                                         sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
+    unknown = from_carrier(rig, session, "carrier-a", "+4930555999")
     assert unknown.wait_done(30)
     assert unknown.sip_response_to_caller == 404
 
@@ -282,16 +286,14 @@ def test_calls_in_flight_are_listed_and_hung_up_from_another_process(rig, world,
 
 
 def test_inbound_did_to_an_external_number_is_routed_and_billed_to_the_did_tenant(rig, world, session) -> None:
-    from controlplane.models import Carrier, Did, DidDestination, Tenant
+    from controlplane.models import Did, DidDestination, Tenant
     from controlplane.services.dids import add_did
 
     did = add_did(session, session.get(Tenant, world.tenant_id), "+4930555111")
     did.destination_type, did.destination_value = DidDestination.EXTERNAL, "+12125550100"
     session.commit()
-    carrier = session.scalar(select(Carrier).where(Carrier.name == "carrier-b"))
     rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.3, hangup_after=30))
-    call = rig.fs.place_call(CallSpec(destination="+4930555111", caller_number="+441234567",
-                                      sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
+    call = from_carrier(rig, session, "carrier-b", "+4930555111")
     assert call.wait_done(30)
     cdr = wait_cdr(session, call.uuid)
     assert (cdr.direction, cdr.tenant_id, cdr.number, cdr.rate_prefix) == ("inbound", world.tenant_id,
