@@ -352,27 +352,22 @@ def kamailio() -> None:
 
 @kamailio.command("render")
 @click.option("--out", type=click.Path(dir_okay=False), help="Default: $CP_KAMAILIO_RUN_DIR/kamailio.cfg")
+@handles_errors
 def kamailio_render(out: str | None) -> None:
     """Write the effective kamailio.cfg for the current settings (self-signed TLS pair if none)."""
-    from controlplane.kamailio.render import RenderError, render
+    from controlplane.kamailio.render import render
 
-    try:
-        rendered = render(out)
-    except RenderError as exc:
-        _fail(str(exc), EXIT_INVALID)
-    click.echo(str(rendered.path))
+    click.echo(str(render(out).path))
 
 
 @kamailio.command("check")
 @click.option("--out", type=click.Path(dir_okay=False), help="Where to render before checking.")
+@handles_errors
 def kamailio_check(out: str | None) -> None:
     """Render, then run `kamailio -c -f` on the result."""
-    from controlplane.kamailio.render import RenderError, check, render
+    from controlplane.kamailio.render import check, render
 
-    try:
-        rendered = render(out)
-    except RenderError as exc:
-        _fail(str(exc), EXIT_INVALID)
+    rendered = render(out)
     result = check(rendered.path)
     lines = [line for line in (result.stdout + result.stderr).splitlines() if "ERROR" in line or "CRITICAL" in line]
     for line in lines:

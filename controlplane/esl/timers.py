@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING
 import gevent
 from gevent import Greenlet
 from gevent.lock import RLock
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, NoResultFound, OperationalError
 
 from controlplane.credit import HORIZON, deadline
 from controlplane.db import session_scope
 from controlplane.esl.channel import Gone
 from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
-from controlplane.services.call_decisions import tenant_money
+from controlplane.services.call_decisions import money_of
 
 if TYPE_CHECKING:
     from controlplane.esl.call_flow import CallFlow
@@ -69,11 +69,13 @@ class BalanceTimers:
     def recompute(self, tenant_id: int) -> float | None:
         try:
             with session_scope() as session:
-                money = tenant_money(session, tenant_id, dt.datetime.now(dt.UTC).replace(tzinfo=None))
+                money = money_of(session, tenant_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)).budget
         except (OperationalError, InterfaceError) as exc:
             # Keep the deadlines already armed (FreeSWITCH holds its own cap) until the database is back.
             log.warning("tenant %s: deadline not recomputed, database unavailable (%s)", tenant_id, exc.orig)
             return None
+        except NoResultFound:
+            return None  # no such tenant: nothing of it to time
         now = self.ctx.clock.now()
         if self.ctx.live.burn_bound(tenant_id, now + HORIZON) <= money:
             when = math.inf  # even the upper bound of every call's cost fits: skip the exact walk

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
+from controlplane.errors import DomainError
 from controlplane.settings import Settings, get_settings
 
 CFG_TEMPLATE = Path(__file__).resolve().parents[2] / "kamailio-cfg" / "kamailio.cfg"
@@ -21,8 +22,8 @@ BEGIN = "# ----- settings begin"
 END = "# ----- settings end -----"
 
 
-class RenderError(RuntimeError):
-    pass
+class RenderError(DomainError):
+    """Settings that cannot make a working config (shown as a one-line CLI error)."""
 
 
 @dataclass(frozen=True)

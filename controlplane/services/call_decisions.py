@@ -101,10 +101,6 @@ def money_of(session: Session, tenant_id: int, now: dt.datetime) -> Money:
                         row.monthly_spend_cap, spent), spent, row.monthly_spend_cap)
 
 
-def tenant_money(session: Session, tenant: Tenant | int, now: dt.datetime) -> Decimal:
-    return money_of(session, tenant if isinstance(tenant, int) else tenant.id, now).budget
-
-
 @dataclass(frozen=True)
 class TenantView:
     id: int

@@ -6,7 +6,7 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from controlplane.decks import COLUMNS, DeckLine, parse_deck
@@ -108,10 +108,6 @@ def export_deck(session: Session, name: str) -> Iterator[str]:
             plain(r.rate_first), trunk_names.get(r.trunk_id, "") if r.trunk_id else "",
         ])
         yield buffer.take()
-
-
-def bump_version(session: Session, deck_id: int) -> None:
-    session.execute(update(RateDeck).where(RateDeck.id == deck_id).values(version=RateDeck.version + 1))
 
 
 class _LineBuffer:
