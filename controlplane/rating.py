@@ -233,25 +233,6 @@ def client_cost(billsec: int, match: RateMatch, ctx: RatingContext, factor: Deci
     return round_money(base * (client_factor(match, ctx) if factor is None else factor), ctx.currency)
 
 
-def max_billsec(available: Decimal, match: RateMatch, ctx: RatingContext, limit: int = 86_400) -> int:
-    """The longest call `available` credit pays for (0 when it cannot pay the first block).
-
-    Binary search over the same `price_call` used for billing, so the cut and the charge agree.
-    """
-    if match.free:
-        return limit
-    if price_call(match.row.grace + 1, match, ctx).cost > available:
-        return 0
-    lo, hi = 0, limit
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if price_call(mid, match, ctx).cost <= available:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def dump_match(match: RateMatch, ctx: RatingContext) -> str:
     """The call's price function as JSON, so any process can compute what it has cost so far."""
     r = match.row

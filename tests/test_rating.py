@@ -16,8 +16,8 @@ from controlplane.rating import (
     RatingContext,
     billing_blocks,
     charged_seconds,
+    client_cost,
     find_rate,
-    max_billsec,
     price_call,
 )
 
@@ -161,17 +161,31 @@ def test_custom_rate_takes_no_plan_markup() -> None:
     assert price_call(60, match, context).cost == D("1.2000")
 
 
-def test_max_billsec_agrees_with_the_charge() -> None:
+def test_credit_deadline_agrees_with_the_charge() -> None:
+    from controlplane.credit import RunningCall, deadline
+
     r = row(rate="0.60", init_block=30, billing_block=6)
     context = ctx()
     match = RateMatch("plan", r)
-    limit = max_billsec(D("0.50"), match, context)
+    cut = deadline(D("0.50"), [RunningCall("u", 0.0, match, context)], now=0.0) - 0.5
+    limit = int(cut)
     assert price_call(limit, match, context).cost <= D("0.50")
     assert price_call(limit + 1, match, context).cost > D("0.50")
     assert limit == 48  # 48 s -> 48 charged -> 0.48; 49 s -> 54 charged -> 0.54
 
 
-def test_max_billsec_zero_when_first_block_unaffordable() -> None:
+def test_first_block_decides_whether_a_call_may_start() -> None:
+    from controlplane.credit import first_block_cost
+
     r = row(rate="0.60", init_block=60, billing_block=60)
-    assert max_billsec(D("0.59"), RateMatch("plan", r), ctx()) == 0
-    assert max_billsec(D("0.60"), RateMatch("plan", r), ctx()) == 60
+    assert first_block_cost(RateMatch("plan", r), ctx()) == D("0.60")
+    assert first_block_cost(RateMatch("plan", r), ctx()) > D("0.59")
+
+
+@pytest.mark.parametrize("billsec", [0, 1, 5, 29, 30, 31, 61, 3599])
+def test_client_cost_is_the_chain_last_level(billsec: int) -> None:
+    r = row(rate="0.0731", rate_first=D("0.11"), init_block=30, billing_block=6, connect_charge=D("0.013"),
+            grace=3, free_seconds=4, surcharge_pct=D("7.5"))
+    context = ctx(plan_markup_pct=D("12.5"), margins=[Margin("r1", D("20")), Margin("r2", D("3.3"))])
+    match = RateMatch("plan", r, D("12.5"))
+    assert client_cost(billsec, match, context) == price_call(billsec, match, context).cost

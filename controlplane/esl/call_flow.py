@@ -18,7 +18,6 @@ from controlplane.esl.channel import CallChannel, Event, Gone, sip_headers
 from controlplane.esl.context import ControllerContext
 from controlplane.fs_cdr import record_from_variables, sip_code
 from controlplane.numbers import strip_then_add
-from controlplane.rating import dump_match
 from controlplane.routing import Route
 from controlplane.services.call_decisions import Decision, decide
 from controlplane.services.live_calls import ACCOUNT_FULL, ADMITTED
@@ -110,7 +109,7 @@ class CallFlow:
             "tenant": d.tenant_id, "account": d.account_id, "caller": d.caller_id_number, "dialed": d.dialed,
             "number": d.number, "direction": d.direction, "state": "routing", "node": self.node,
             "controller": self.ctx.name, "started_at": self.ctx.clock.now(),
-            "rating": dump_match(d.match, d.ctx) if d.match is not None else "",
+            "rating": d.rating_blob,
         }
         burn = burn_terms(d.match, d.ctx) if d.match is not None else (0, 0)
         result = self.ctx.live.admit(self.state.uuid, d.tenant_id, d.account_id, d.account_limit, d.tenant_limit,
@@ -133,8 +132,8 @@ class CallFlow:
                             ("cp_caller", d.caller_id_number), ("cp_caller_name", d.caller_id_name)):
             if value is not None:
                 values[name] = str(value)
-        if d.match is not None:
-            values["cp_rating"] = dump_match(d.match, d.ctx)
+        if d.rating_blob:
+            values["cp_rating"] = d.rating_blob
         if d.refusal is not None:
             values["cp_refusal"] = f"{d.refusal.sip_code} {d.refusal.reason}"
         return values
@@ -149,16 +148,20 @@ class CallFlow:
             self.channel.hangup(refusal.hangup_cause)
 
     # --- bridging ------------------------------------------------------------------------------
+    def _prepare_bridge(self) -> None:
+        """The call's facts, and: we decide after a failed leg; FreeSWITCH ends A when B ends."""
+        self.channel.set_vars({**self._facts(), "continue_on_fail": "true", "hangup_after_bridge": "true"})
+
     def _bridge_local(self, d: Decision) -> None:
         """Internal call or DID to an account: ring the registered user through Kamailio."""
         dial = self.ctx.dial.local(d.local_user, d.local_realm)
-        self.channel.set_vars({**self._facts(), "continue_on_fail": "true", "hangup_after_bridge": "true"})
+        self._prepare_bridge()
         attempt = self._attempt(Attempt(None, "local", dial))
         if not attempt.answered and not self.channel.hung_up:
             self.channel.hangup(attempt.cause or "NO_ROUTE_DESTINATION")
 
     def _bridge_routes(self, d: Decision) -> None:
-        self.channel.set_vars({**self._facts(), "continue_on_fail": "true", "hangup_after_bridge": "true"})
+        self._prepare_bridge()
         last_cause = "NORMAL_CIRCUIT_CONGESTION"
         for route in d.routes:
             if self.channel.hung_up:
@@ -174,7 +177,7 @@ class CallFlow:
             if last_cause not in FAILOVER_CAUSES and not (attempt.sip_code and attempt.sip_code >= 500):
                 break
         if not self.channel.hung_up:
-            self.channel.set_vars({"cp_attempts": self._attempts_json()})
+            self.channel.set_vars({"cp_attempts": attempts_json(self.state.attempts)})
             self.channel.hangup(last_cause)
 
     def _dial(self, d: Decision, route: Route) -> str:
@@ -186,7 +189,7 @@ class CallFlow:
         (posted before our hang-up event arrives) carries it: the answered one is the last."""
         self.state.attempts.append(attempt)
         self.ctx.live.update(self.state.uuid, state="dialing", trunk_name=attempt.trunk)
-        self.channel.set_vars({"cp_attempts": self._attempts_json()})
+        self.channel.set_vars({"cp_attempts": attempts_json(self.state.attempts)})
         done = self.channel.execute("bridge", attempt.dial, event_lock=False)
         complete = self.channel.wait_complete(done, None, self._on_event)
         if complete is not None and complete.name == "CHANNEL_EXECUTE_COMPLETE":
@@ -198,9 +201,6 @@ class CallFlow:
             attempt.cause = self.channel.hangup_event.get("Hangup-Cause")
             attempt.sip_code = sip_code(_vars(self.channel.hangup_event))
         return attempt
-
-    def _attempts_json(self) -> str:
-        return json.dumps([a.as_dict() for a in self.state.attempts], separators=(",", ":"))
 
     def _on_event(self, event: Event) -> None:
         if event.name == "CHANNEL_ANSWER" and self.state.answered_at is None:
@@ -246,7 +246,7 @@ def build_record(state: CallState, event: Event | None, node: str, now: float) -
     FreeSWITCH never got the `cp_*` variables (a call refused before they were set)."""
     variables = _vars(event) if event is not None else {}
     variables.setdefault("uuid", state.uuid)
-    variables["cp_attempts"] = json.dumps([a.as_dict() for a in state.attempts])
+    variables["cp_attempts"] = attempts_json(state.attempts)
     d = state.decision
     if d is not None:
         variables.update(CallFlow.facts_of(d))
@@ -256,6 +256,10 @@ def build_record(state: CallState, event: Event | None, node: str, now: float) -
         variables["hangup_cause"] = event["Hangup-Cause"]
     record, _, _ = record_from_variables(variables, "controller", node)
     return record
+
+
+def attempts_json(attempts: list[Attempt]) -> str:
+    return json.dumps([a.as_dict() for a in attempts], separators=(",", ":"))
 
 
 def _vars(event: Event) -> dict[str, str]:

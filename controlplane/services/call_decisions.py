@@ -10,6 +10,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from controlplane.models import (
     Tenant,
 )
 from controlplane.numbers import DialPlan, InvalidNumber, clean, strip_then_add, to_e164
-from controlplane.rating import RateMatch, RatingContext, find_rate
+from controlplane.rating import RateMatch, RatingContext, dump_match, find_rate
 from controlplane.routing import Route, lcr_order
 from controlplane.services.deck_cache import DECKS, DeckCache
 from controlplane.services.live_calls import LiveCalls
@@ -68,6 +69,11 @@ class Decision:
     @property
     def refused(self) -> bool:
         return self.refusal is not None
+
+    @cached_property
+    def rating_blob(self) -> str:
+        """The call's price function as JSON (Redis live state and the `cp_rating` variable)."""
+        return dump_match(self.match, self.ctx) if self.match is not None else ""
 
 
 def month_spend(session: Session, tenant_id: int, now: dt.datetime) -> Decimal:

@@ -17,13 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import redis
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from controlplane.cdr import CallRecord
 from controlplane.db import session_scope
-from controlplane.models import Cdr, LedgerKind, Tenant
+from controlplane.models import Cdr, LedgerKind
 from controlplane.services import ledger
 
 log = logging.getLogger(__name__)
@@ -35,19 +34,19 @@ WRITE_ATTEMPTS = 5
 
 
 def write(session: Session, record: CallRecord) -> str:
-    """Insert the CDR and debit its cost in the caller's transaction; DUPLICATE if the uuid exists."""
-    if record.tenant_id is not None:
-        # Lock the tenant's row first: the CDR's foreign key would otherwise take a shared lock on
-        # it that two concurrent writers then both try to upgrade for the ledger (a deadlock).
-        session.execute(select(Tenant.id).where(Tenant.id == record.tenant_id).with_for_update())
+    """Insert the CDR and debit its cost in the caller's transaction; DUPLICATE if the uuid exists
+    (the caller then rolls back, as try_write does)."""
     try:
-        # The unique uuid decides: a second write of the same call is refused by the database.
+        if record.cost and record.tenant_id is not None:
+            # The debit first: ledger.post locks the tenant's row, so the CDR's foreign key cannot
+            # take a shared lock that two writers would both try to upgrade (a deadlock). Its unique
+            # reference `call:<uuid>` refuses a second charge for the same call.
+            ledger.post(session, record.tenant_id, -record.cost, LedgerKind.CALL, reference=f"call:{record.uuid}",
+                        note=f"{record.direction} call to {record.number or record.dialed}", actor=record.written_by)
+        # The unique uuid refuses a second record of the same call.
         session.connection().execute(CDR_INSERT, {f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
-    except IntegrityError:
+    except (IntegrityError, ledger.DuplicateEntry):
         return DUPLICATE
-    if record.cost and record.tenant_id is not None:
-        ledger.post(session, record.tenant_id, -record.cost, LedgerKind.CALL, reference=f"call:{record.uuid}",
-                    note=f"{record.direction} call to {record.number or record.dialed}", actor=record.written_by)
     return WRITTEN
 
 
