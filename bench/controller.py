@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from controlplane.services.plans import create_plan  # noqa: E402
 from controlplane.services.tenants import create_tenant, ensure_operator  # noqa: E402
 from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn  # noqa: E402
 from controlplane.testing.fs_standin.node import FreeSwitchStandIn as _Node  # noqa: E402
+from controlplane.testing.net import free_port, wait_port  # noqa: E402
 
 BASELINE_APP = '''
 from gevent import monkey; monkey.patch_all()
@@ -65,19 +65,6 @@ StreamServer(("127.0.0.1", int(sys.argv[1])), handle, backlog=1024).serve_foreve
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int) -> None:
-    for _ in range(300):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(port)
 
 
 def prepare() -> dict[str, str]:

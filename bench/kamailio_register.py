@@ -30,17 +30,10 @@ REALM = "bench.test"
 USER, PASSWORD = "1000", "bench-password-1"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run_edge(db_url: str, run_dir: Path, auth: bool, users: int, seconds: int, concurrency: int) -> dict:
     from controlplane.kamailio.render import render
     from controlplane.kamailio.rpc import KamailioRpc
+    from controlplane.testing.net import free_port
 
     ports = {k: free_port() for k in ("SIP", "TLS", "WS", "WSS", "RPC")}
     os.environ.update({

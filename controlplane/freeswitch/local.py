@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import replace
@@ -17,6 +16,7 @@ from controlplane.esl.nodes import NodeAddress
 from controlplane.freeswitch.render import render
 from controlplane.services.call_control import NodeError, esl_api
 from controlplane.settings import Settings
+from controlplane.testing.net import free_port
 
 NOT_INSTALLED = "FreeSWITCH is not installed on this machine (no `freeswitch` on PATH and FREESWITCH_BIN unset)"
 
@@ -27,11 +27,6 @@ def freeswitch_binary() -> str | None:
         return env if os.access(env, os.X_OK) else None
     return shutil.which("freeswitch")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LocalFreeSwitch:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +27,7 @@ from controlplane.services.ledger import add_credit
 from controlplane.services.plans import create_plan
 from controlplane.services.tenants import create_tenant, ensure_operator
 from controlplane.testing.fs_standin import FreeSwitchStandIn
+from controlplane.testing.net import free_port, wait_port
 from tests.esl.proxy import CuttableProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "standin"))  # esl_client for media.py
@@ -37,20 +36,6 @@ from tests.esl.media import media_node_factory  # noqa: E402,F401  (fixture)
 TIME_SCALE = 10.0  # ten call-seconds per real second
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on {port}")
 
 
 class ControllerProcess:

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from controlplane.db import get_engine
+from controlplane.testing.net import free_port
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 SIPP = shutil.which("sipp")
@@ -32,20 +33,6 @@ KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
 pytestmark = pytest.mark.skipif(SIPP is None or not Path(KAMAILIO).exists(), reason="needs kamailio and sipp")
 
-
-def free_port(ip: str = "127.0.0.1") -> int:
-    """A port free for both UDP and TCP on ip."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((ip, 0))
-            port = tcp.getsockname()[1]
-            try:
-                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                    udp.bind((ip, port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.2, what: str = "condition"):  # noqa: ANN001

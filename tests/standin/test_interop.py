@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
@@ -11,20 +10,13 @@ from pathlib import Path
 import pytest
 
 from controlplane.testing.fs_standin import CallSpec, FreeSwitchStandIn
+from controlplane.testing.net import free_port
 
 pytest.importorskip("greenswitch")
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_greenswitch_outbound_app() -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("greenswitch_app.py")), str(port)],
                             stdout=subprocess.PIPE, text=True)
     try:
