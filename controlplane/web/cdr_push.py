@@ -30,6 +30,13 @@ def _document() -> dict:
     return document
 
 
+def _live_calls() -> LiveCalls:
+    """One Redis pool per app, not one per request."""
+    if "live_calls" not in current_app.extensions:
+        current_app.extensions["live_calls"] = LiveCalls.connect()
+    return current_app.extensions["live_calls"]
+
+
 @bp.post("/api/v1/cdr/freeswitch")
 def freeswitch_cdr():  # noqa: ANN201
     expected = current_app.config.get("CDR_PUSH_CREDENTIALS")
@@ -46,7 +53,7 @@ def freeswitch_cdr():  # noqa: ANN201
     record, _, _ = record_from_variables(variables, "freeswitch", document.get("switchname"))
     result = write_once(record)
     try:
-        live = LiveCalls.connect()
+        live = _live_calls()
         info = live.end(record.uuid)
         if info.get("tenant"):
             live.request_recompute(int(info["tenant"]))
