@@ -37,9 +37,11 @@ from controlplane.services.decks import import_deck  # noqa: E402
 from controlplane.services.ledger import add_credit  # noqa: E402
 from controlplane.services.plans import create_plan  # noqa: E402
 from controlplane.services.tenants import create_tenant, ensure_operator  # noqa: E402
-from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn  # noqa: E402
-from controlplane.testing.fs_standin.node import FreeSwitchStandIn as _Node  # noqa: E402
+from controlplane.testing.fs_standin import CallSpec, FarEnd  # noqa: E402
 from controlplane.testing.net import free_port, wait_port  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from esl_load import drive, record_one_call  # noqa: E402
 
 BASELINE_APP = '''
 from gevent import monkey; monkey.patch_all()
@@ -88,52 +90,37 @@ def prepare() -> dict[str, str]:
         return {"X-CP-Account": str(account.id), "X-CP-Tenant": str(tenant.id), "X-CP-Auth": "digest"}
 
 
-class Timing:
-    """Hooks the stand-in: when each call arrived and when its bridge command came."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.bridged: dict[str, float] = {}
-        original = _Node.handle_outbound_command
-        timing = self
-
-        def hooked(node, call, headers, body, raw=None):  # noqa: ANN001, ANN202
-            if call.uuid not in timing.bridged and any(k == "execute-app-name" and v == "bridge"
-                                                        for k, v in headers[1:]):
-                timing.bridged[call.uuid] = time.perf_counter()
-            return original(node, call, headers, body, raw)
-
-        _Node.handle_outbound_command = hooked
-
-    def latencies(self) -> list[float]:
-        return sorted(self.bridged[u] - self.arrived[u] for u in self.bridged if u in self.arrived)
-
-
 def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(len(values) * p))] * 1000 if values else float("nan")
 
 
-def drive(port: int, headers: dict[str, str], calls: int, rate: float, hold: float) -> dict[str, float]:
-    timing = Timing()
-    fs = FreeSwitchStandIn(controller=("127.0.0.1", port), inbound_port=0, time_scale=1.0, cdr_url=None)
-    fs.start()
-    fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.05, hangup_after=hold))
-    placed = []
-    started = time.perf_counter()
-    for n in range(calls):
-        due = started + n / rate
-        if (delay := due - time.perf_counter()) > 0:
-            time.sleep(delay)
-        call = fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers))
-        timing.arrived[call.uuid] = time.perf_counter()
-        placed.append(call)
-    for call in placed:
-        call.wait_done(60)
-    elapsed = time.perf_counter() - started
-    fs.stop()
-    lat = timing.latencies()
-    return {"calls": len(placed), "elapsed": elapsed, "cps": len(placed) / elapsed, "p50": pct(lat, 0.50),
-            "p99": pct(lat, 0.99), "bridged": len(lat)}
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pids_of(name: str) -> list[int]:
+    found = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in found]
+
+
+def run_load(pid: int, port: int, headers: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    """Record one call through the stand-in, then replay it `calls` times (see bench/esl_load.py).
+    CPU seconds are counted over the replay only, per process that serves the calls."""
+    far_end = ("127.0.0.1:5071", FarEnd.answer(after=0.05, hangup_after=args.hold))
+    rec = record_one_call(("127.0.0.1", port), far_end, CallSpec(destination="+49891234567", sip_headers=headers))
+    watched = {"app": [pid], "mariadb": pids_of("mariadbd"), "redis": pids_of("redis-server")}
+    before = {k: sum(cpu_seconds(p) for p in v) for k, v in watched.items()}
+    driver_before = time.process_time()
+    result, elapsed = drive(rec, ("127.0.0.1", port), args.calls, args.rate)
+    cpu = {k: sum(cpu_seconds(p) for p in v) - before[k] for k, v in watched.items()}
+    cpu["driver"] = time.process_time() - driver_before
+    lat = result.latencies()
+    # Every call is held `hold` seconds after its setup: the last one ends that long after the offer stops.
+    return {"elapsed": elapsed, "cps": result.completed / max(elapsed - args.hold, 1e-9), "p50": pct(lat, 0.50),
+            "p99": pct(lat, 0.99), "bridged": len(lat), "deviated": result.deviated, "failed": result.failed,
+            "cpu": cpu}
 
 
 def cdr_rate(since: float) -> tuple[int, float]:
@@ -162,33 +149,31 @@ def main() -> None:
 
     base_port = free_port()
     baseline = run_process([sys.executable, "-c", BASELINE_APP, str(base_port)], base_port, env, tmp / "base.log")
-    base = drive(base_port, headers, args.calls, args.rate, args.hold)
+    base = run_load(baseline.pid, base_port, headers, args)
     baseline.send_signal(signal.SIGKILL)
 
     port = free_port()
     env["CP_CONTROLLER_PORT"] = str(port)
     controller = run_process([sys.executable, "-m", "controlplane.esl"], port, env, tmp / "controller.log")
     t0 = time.time()
-    cpu_before = time.process_time()
-    real = drive(port, headers, args.calls, args.rate, args.hold)
-    driver_cpu = time.process_time() - cpu_before
-    with open(f"/proc/{controller.pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    controller_cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    real = run_load(controller.pid, port, headers, args)
     time.sleep(2)
     controller.terminate()
     controller.wait(10)
     cdrs, cdr_per_s = cdr_rate(t0)
 
     print(f"{args.calls} calls offered at {args.rate:.0f}/s, each held {args.hold:.1f} s, one controller process")
-    print(f"{'':28}{'controller':>14}{'baseline (no decision)':>26}")
-    print(f"{'calls completed per second':28}{real['cps']:>14.1f}{base['cps']:>26.1f}   target >= 200/s")
-    print(f"{'decision latency p50 (ms)':28}{real['p50']:>14.2f}{base['p50']:>26.2f}")
-    print(f"{'decision latency p99 (ms)':28}{real['p99']:>14.2f}{base['p99']:>26.2f}   target <= 20 ms")
-    print(f"{'calls bridged':28}{real['bridged']:>14}{base['bridged']:>26}")
-    print(f"CDRs written: {cdrs} ({cdr_per_s:.1f} CDR writes/s while calls ended)")
-    print(f"CPU seconds: controller {controller_cpu:.1f}, FreeSWITCH stand-in and driver {driver_cpu:.1f} "
-          f"(2 cores shared; wall {real['elapsed']:.1f} s)")
+    print(f"{'':30}{'controller':>12}{'baseline (no decision)':>26}")
+    print(f"{'calls completed per second':30}{real['cps']:>12.1f}{base['cps']:>26.1f}   target >= 200/s")
+    print(f"{'decision latency p50 (ms)':30}{real['p50']:>12.2f}{base['p50']:>26.2f}")
+    print(f"{'decision latency p99 (ms)':30}{real['p99']:>12.2f}{base['p99']:>26.2f}   target <= 20 ms")
+    print(f"{'calls bridged':30}{real['bridged']:>12}{base['bridged']:>26}")
+    print(f"{'calls failed / deviated':30}{real['failed']:>8} / {real['deviated']:<3}{base['failed']:>20} / "
+          f"{base['deviated']:<3}")
+    for name, label in (("app", "ESL app"), ("mariadb", "MariaDB"), ("redis", "Redis"), ("driver", "load driver")):
+        print(f"{'CPU ms per call, ' + label:30}{1000 * real['cpu'][name] / args.calls:>12.2f}"
+              f"{1000 * base['cpu'][name] / args.calls:>26.2f}")
+    print(f"CDRs written: {cdrs} ({cdr_per_s:.1f} CDR writes/s while calls ended); 2 cores shared by all of the above")
     drop_database(BENCH_DB)
 
 
