@@ -14,8 +14,9 @@ from controlplane.authorization import Refusal, identify, refuse
 from controlplane.cdr import CallRecord
 from controlplane.credit import burn_terms
 from controlplane.db import session_scope
-from controlplane.esl.channel import CallChannel, Event, Gone, sip_headers
+from controlplane.esl.channel import CallChannel, Gone, sip_headers
 from controlplane.esl.context import ControllerContext
+from controlplane.esl.events import Event
 from controlplane.fs_cdr import record_from_variables, sip_code
 from controlplane.numbers import strip_then_add
 from controlplane.routing import Route
@@ -214,8 +215,6 @@ class CallFlow:
             if self.state.admitted:
                 self.ctx.live.answered(self.state.uuid, self.state.decision.tenant_id, self.state.answered_at)
             self.ctx.timers.answered(self)
-        elif event.name == "CHANNEL_BRIDGE":
-            self.ctx.live.update(self.state.uuid, state="bridged")
 
     # --- the end -------------------------------------------------------------------------------
     def _finish(self) -> None:

@@ -11,31 +11,20 @@ import gevent
 from gevent.queue import Empty, Queue
 from greenswitch.esl import NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
 
+from controlplane.esl.events import Event
+
 log = logging.getLogger(__name__)
 
 # The only events the controller reacts to. Subscribing to these names, filtered to the call's
 # own Unique-ID, gives the A leg's events like `myevents` does (reference fact 18) without the
-# CHANNEL_EXECUTE / STATE / PROGRESS / UNPARK traffic nobody here reads.
-SUBSCRIBED = (
-    "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE",
-)
+# CHANNEL_EXECUTE / STATE / PROGRESS / BRIDGE / UNPARK traffic nobody here reads. CHANNEL_HANGUP
+# is not needed either: the linger notice says the channel hung up (e1:1191), and every later
+# event says so in Answer-State and Hangup-Cause (e1:1437-1438).
+SUBSCRIBED = ("CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 WATCHED = (*SUBSCRIBED, "DISCONNECT")
 
 Gone = (NotConnectedError, OutboundSessionHasGoneAway, OSError)
 COMMAND_TIMEOUT = 10.0
-
-
-class Event(dict[str, str]):
-    """An event's headers (values URL-decoded by greenswitch)."""
-
-    @property
-    def name(self) -> str:
-        if self.get("Content-Type") == "text/disconnect-notice":
-            return "DISCONNECT"
-        return self.get("Event-Name", "")
-
-    def var(self, name: str, default: str | None = None) -> str | None:
-        return self.get(f"variable_{name}", default)
 
 
 class CallChannel:
@@ -52,15 +41,19 @@ class CallChannel:
             session.register_handle(name, self._on_event)
 
     def _on_event(self, raw: object) -> None:
-        event = Event(raw.headers)
-        if event.name == "CHANNEL_HANGUP":
-            self.hung_up = True
-            self.hangup_event = event
-        elif event.name == "CHANNEL_HANGUP_COMPLETE":
+        event = raw.headers if isinstance(raw.headers, Event) else Event(raw.headers)
+        name = event.name
+        if name == "CHANNEL_HANGUP_COMPLETE":
             self.hung_up = True
             self.hangup_complete = event
-        elif event.name == "DISCONNECT" and event.get("Content-Disposition") != "linger":
-            self.disconnected = True
+        elif name == "DISCONNECT":
+            if event.get("Content-Disposition") == "linger":
+                self.hung_up = True  # FreeSWITCH lingers only once the channel has hung up
+            else:
+                self.disconnected = True
+        elif event.get("Answer-State") == "hangup":
+            self.hung_up = True
+            self.hangup_event = event
         self.events.put(event)
 
     # --- commands ------------------------------------------------------------------------------

@@ -6,12 +6,12 @@ import logging
 
 import gevent
 from gevent.server import StreamServer
-from greenswitch.esl import OutboundSession
 
 from controlplane.clock import Clock
 from controlplane.esl.call_flow import CallFlow
 from controlplane.esl.channel import CallChannel
 from controlplane.esl.context import ControllerContext, DialStrings
+from controlplane.esl.events import ControllerSession
 from controlplane.esl.nodes import parse_nodes
 from controlplane.esl.sync import ChannelSync
 from controlplane.esl.timers import BalanceTimers
@@ -35,7 +35,7 @@ def build_context(settings: Settings) -> ControllerContext:
 
 
 def handle_connection(ctx: ControllerContext, sock: object, address: tuple[str, int]) -> None:
-    session = OutboundSession(address, sock)
+    session = ControllerSession(address, sock)
     try:
         try:
             with gevent.Timeout(10):
@@ -50,7 +50,7 @@ def handle_connection(ctx: ControllerContext, sock: object, address: tuple[str, 
         close_session(session)
 
 
-def close_session(session: OutboundSession) -> None:
+def close_session(session: ControllerSession) -> None:
     """Say goodbye, then make sure the socket and greenswitch's greenlets are gone."""
     try:
         if session.connected:

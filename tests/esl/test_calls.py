@@ -265,7 +265,7 @@ def test_calls_in_flight_are_listed_and_hung_up_from_another_process(rig, world,
     live = LiveCalls.connect()
     [row] = list_calls(live, {world.tenant_id})
     assert (row.uuid, row.state, row.caller, row.destination, row.node) == (
-        call.uuid, "bridged", "+4930111222", "49891234567", "fs-node-1")
+        call.uuid, "answered", "+4930111222", "49891234567", "fs-node-1")
     assert row.trunk == "carrier-a" and row.answered_at is not None
     assert list_calls(live, {world.tenant_id + 999}) == []
     env = dict(rig.env, CP_FS_NODES=f"fs-node-1=127.0.0.1:{rig.fs.inbound_port}:ClueCon")
