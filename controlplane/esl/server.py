@@ -9,13 +9,13 @@ from gevent.server import StreamServer
 
 from controlplane.clock import Clock
 from controlplane.esl.call_flow import CallFlow
+from controlplane.esl.cdr_writer import BatchWriter
 from controlplane.esl.channel import CallChannel
 from controlplane.esl.context import ControllerContext, DialStrings
 from controlplane.esl.events import ControllerSession
 from controlplane.esl.nodes import parse_nodes
 from controlplane.esl.sync import ChannelSync
 from controlplane.esl.timers import BalanceTimers
-from controlplane.services.cdrs import write_once
 from controlplane.services.live_calls import LiveCalls
 from controlplane.settings import Settings, get_settings
 
@@ -27,7 +27,7 @@ def build_context(settings: Settings) -> ControllerContext:
         settings=settings,
         clock=Clock(settings.time_scale),
         live=LiveCalls.connect(),
-        writer=write_once,
+        writer=BatchWriter(),
         dial=DialStrings(settings.fs_profile, settings.kamailio_sip, settings.leg_timeout),
     )
     ctx.timers = BalanceTimers(ctx, parse_nodes(settings.fs_nodes))

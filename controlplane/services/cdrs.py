@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import redis
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -29,55 +30,84 @@ log = logging.getLogger(__name__)
 
 WRITTEN, DUPLICATE, SPOOLED = "written", "duplicate", "spooled"
 CDR_INSERT = Cdr.__table__.insert()  # one compiled statement; values travel as parameters
+FIELDS = dataclasses.fields(CallRecord)
 RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout: the transaction is simply tried again
 WRITE_ATTEMPTS = 5
 
 
-def write(session: Session, record: CallRecord) -> str:
-    """Insert the CDR and debit its cost in the caller's transaction; DUPLICATE if the uuid exists
-    (the caller then rolls back, as try_write does)."""
-    try:
-        if record.cost and record.tenant_id is not None:
-            # The debit first: ledger.post locks the tenant's row, so the CDR's foreign key cannot
-            # take a shared lock that two writers would both try to upgrade (a deadlock). Its unique
-            # reference `call:<uuid>` refuses a second charge for the same call.
-            ledger.post(session, record.tenant_id, -record.cost, LedgerKind.CALL, reference=f"call:{record.uuid}",
-                        note=f"{record.direction} call to {record.number or record.dialed}", actor=record.written_by)
-        # The unique uuid refuses a second record of the same call.
-        session.connection().execute(CDR_INSERT, {f.name: getattr(record, f.name) for f in dataclasses.fields(record)})
-    except (IntegrityError, ledger.DuplicateEntry):
-        return DUPLICATE
-    return WRITTEN
+def write_many(session: Session, records: list[CallRecord]) -> list[str]:
+    """Insert the CDRs and debit their costs in the caller's transaction: WRITTEN, or DUPLICATE
+    for a uuid already recorded (or twice in `records`). Raises IntegrityError when a concurrent
+    writer commits one of these uuids meanwhile; the caller then rolls back (try_write_many).
+
+    Every tenant of the batch is locked first, in id order, so neither the debits nor the CDR
+    rows' foreign keys (which take shared locks on those rows) can wait on another writer in a
+    circle. With the locks held, the uuids already recorded are read and left out.
+    """
+    balances = ledger.lock_tenants(session, (r.tenant_id for r in records if r.tenant_id is not None))
+    uuids = [r.uuid for r in records]
+    seen = set(session.scalars(select(Cdr.uuid).where(Cdr.uuid.in_(uuids)))) if uuids else set()
+    fresh, results = [], []
+    for record in records:
+        results.append(DUPLICATE if record.uuid in seen else WRITTEN)
+        if record.uuid not in seen:
+            seen.add(record.uuid)
+            fresh.append(record)
+    if not fresh:
+        return results
+    # Its unique reference `call:<uuid>` refuses a second charge for the same call.
+    ledger.post_many(session, [
+        ledger.Posting(r.tenant_id, -r.cost, LedgerKind.CALL, f"call:{r.uuid}",
+                       f"{r.direction} call to {r.number or r.dialed}", r.written_by)
+        for r in fresh if r.cost and r.tenant_id is not None
+    ], balances)
+    # The unique uuid refuses a second record of the same call.
+    session.connection().execute(CDR_INSERT, [{f.name: getattr(r, f.name) for f in FIELDS} for r in fresh])
+    return results
 
 
-def try_write(record: CallRecord, url: str | None = None) -> str | None:
-    """Write in a transaction of its own, retrying deadlocks; None when MariaDB is unavailable."""
+def try_write_many(records: list[CallRecord], url: str | None = None) -> list[str] | None:
+    """Write in a transaction of their own, retrying deadlocks; None when MariaDB is unavailable.
+
+    A batch that meets a uuid another writer committed meanwhile is written again one record at a
+    time, so that only the duplicate is refused."""
     for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             with session_scope(url) as session:
-                result = write(session, record)
-                if result == DUPLICATE:
-                    session.rollback()
-                return result
-        except IntegrityError:
-            return DUPLICATE  # a concurrent writer committed the same uuid first
+                return write_many(session, records)
+        except (IntegrityError, ledger.DuplicateEntry):
+            if len(records) == 1:
+                return [DUPLICATE]  # a concurrent writer committed the same uuid first
+            results = [try_write_many([r], url) for r in records]
+            return None if any(r is None for r in results) else [r[0] for r in results]
         except (OperationalError, InterfaceError) as exc:
             code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
             if code in RETRYABLE and attempt < WRITE_ATTEMPTS:
                 time.sleep(0.01 * attempt)
                 continue
-            log.warning("database unavailable writing CDR %s (%s)", record.uuid, exc.orig)
+            log.warning("database unavailable writing %d CDR(s) (%s)", len(records), exc.orig)
             return None
     return None
 
 
+def try_write(record: CallRecord, url: str | None = None) -> str | None:
+    results = try_write_many([record], url)
+    return None if results is None else results[0]
+
+
 def write_once(record: CallRecord, spool: Spool | None = None, url: str | None = None) -> str:
     """Write now, or keep the record in the spool until the database is back: never lose it."""
-    result = try_write(record, url)
-    if result is None:
-        (spool or Spool.default()).put(record)
-        return SPOOLED
-    return result
+    return write_all_once([record], spool, url)[0]
+
+
+def write_all_once(records: list[CallRecord], spool: Spool | None = None, url: str | None = None) -> list[str]:
+    results = try_write_many(records, url)
+    if results is None:
+        spool = spool or Spool.default()
+        for record in records:
+            spool.put(record)
+        return [SPOOLED] * len(records)
+    return results
 
 
 # --- spool -----------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import bindparam, func, select
@@ -26,33 +28,63 @@ class DuplicateEntry(Exception):
     """A ledger row with this reference exists already (a retried debit)."""
 
 
-def post(
-    session: Session,
-    tenant_id: int,
-    amount: Decimal | str,
-    kind: LedgerKind,
-    *,
-    reference: str | None = None,
-    note: str | None = None,
-    actor: str = "system",
-) -> LedgerEntry:
-    """Add `amount` (negative for a debit) to the tenant's balance, in the caller's transaction."""
-    value = to_decimal(amount)
-    balance = session.execute(
-        select(Tenant.balance).where(Tenant.id == tenant_id).with_for_update()
-    ).scalar_one_or_none()
-    if balance is None:
-        raise NotFound(f"tenant {tenant_id} not found")
-    new_balance = (balance or ZERO) + value
-    values = {"tenant_id": tenant_id, "at": utcnow(), "kind": kind, "amount": value, "balance_after": new_balance,
-              "reference": reference, "note": note, "actor": actor}
+@dataclass(frozen=True)
+class Posting:
+    tenant_id: int
+    amount: Decimal
+    kind: LedgerKind
+    reference: str | None = None
+    note: str | None = None
+    actor: str = "system"
+
+
+def lock_tenants(session: Session, tenant_ids: Iterable[int]) -> dict[int, Decimal]:
+    """Lock the tenants' rows, always in id order so two writers never wait on each other in a
+    circle; their balances by id."""
+    ids = sorted(set(tenant_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Tenant.id, Tenant.balance).where(Tenant.id.in_(ids)).order_by(Tenant.id).with_for_update()
+    ).all()
+    return {row.id: row.balance or ZERO for row in rows}
+
+
+def post_many(session: Session, postings: list[Posting], balances: dict[int, Decimal] | None = None) -> list[dict]:
+    """Add each posting's amount (negative for a debit) to its tenant's balance, in the caller's
+    transaction: one ledger row each, one balance update per tenant. `balances` are the tenants'
+    already locked by the caller (lock_tenants); the rest are locked here."""
+    balances = dict(balances or {})
+    missing = {p.tenant_id for p in postings} - balances.keys()
+    if missing:
+        balances.update(lock_tenants(session, missing))
+    at = utcnow()
+    rows = []
+    for posting in postings:
+        if posting.tenant_id not in balances:
+            raise NotFound(f"tenant {posting.tenant_id} not found")
+        value = to_decimal(posting.amount)
+        balances[posting.tenant_id] += value
+        rows.append({"tenant_id": posting.tenant_id, "at": at, "kind": posting.kind, "amount": value,
+                     "balance_after": balances[posting.tenant_id], "reference": posting.reference,
+                     "note": posting.note, "actor": posting.actor})
+    if not rows:
+        return rows
     try:
         # The unique reference refuses a second posting of the same thing.
-        result = session.connection().execute(LEDGER_INSERT, values)
+        session.connection().execute(LEDGER_INSERT, rows)
     except IntegrityError as exc:
-        raise DuplicateEntry(reference) from exc
-    session.connection().execute(BALANCE_UPDATE, {"tenant_id": tenant_id, "balance": new_balance})
-    return LedgerEntry(id=result.inserted_primary_key[0], **values)
+        raise DuplicateEntry(", ".join(str(p.reference) for p in postings)) from exc
+    touched = {p.tenant_id for p in postings}
+    session.connection().execute(BALANCE_UPDATE, [{"tenant_id": t, "balance": balances[t]} for t in sorted(touched)])
+    return rows
+
+
+def post(session: Session, tenant_id: int, amount: Decimal | str, kind: LedgerKind, *,
+         reference: str | None = None, note: str | None = None, actor: str = "system") -> LedgerEntry:
+    """One posting (see post_many)."""
+    [row] = post_many(session, [Posting(tenant_id, to_decimal(amount), kind, reference, note, actor)])
+    return LedgerEntry(**row)
 
 
 def add_credit(session: Session, tenant: Tenant, amount: Decimal | str, note: str, actor: str) -> LedgerEntry:
