@@ -33,10 +33,15 @@ def get_engine(url: str | None = None) -> Engine:
     return engine_for(url or get_settings().database_url)
 
 
+@lru_cache(maxsize=8)
+def _sessions_for(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    session = sessionmaker(bind=get_engine(url), expire_on_commit=False)()
+    session = _sessions_for(get_engine(url))()
     try:
         yield session
         session.commit()
@@ -73,3 +78,4 @@ def drop_database(url: str) -> None:
     finally:
         server.dispose()
         engine_for.cache_clear()
+        _sessions_for.cache_clear()

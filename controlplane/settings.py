@@ -28,6 +28,9 @@ class Settings:
     # Seconds a controller trusts its cached view of accounts, tenants, plans and trunks (money is
     # always read fresh): a change made in the portal applies to new calls within this time.
     decision_cache_ttl: float = field(default_factory=lambda: float(_env("CP_DECISION_CACHE_TTL", "2")))
+    # Seconds a process may keep a tenant's balance whose money version has not moved (the version
+    # is bumped on every ledger change; this only bounds a reading whose bump never reached Redis).
+    money_cache_ttl: float = field(default_factory=lambda: float(_env("CP_MONEY_CACHE_TTL", "5")))
     # Seconds a process trusts its in-memory rate index before asking whether a deck changed.
     deck_check_interval: float = field(default_factory=lambda: float(_env("CP_DECK_CHECK_INTERVAL", "2")))
     kamailio_schema_dir: str = field(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 
 from controlplane.authorization import Refusal, identify, refuse
@@ -167,7 +168,8 @@ class CallFlow:
         for route in d.routes:
             if self.channel.hung_up:
                 return
-            if not self.ctx.live.take_channel(self.state.uuid, route.trunk.id, route.trunk.max_channels):
+            if not self.ctx.live.take_channel(self.state.uuid, route.trunk.id, route.trunk.max_channels,
+                                              route.trunk.name):
                 self.state.attempts.append(Attempt(route.trunk.id, route.trunk.name, "", "CHANNEL_LIMIT", 503))
                 continue
             attempt = self._attempt(Attempt(route.trunk.id, route.trunk.name, self._dial(d, route)))
@@ -189,7 +191,8 @@ class CallFlow:
         """One bridge. The attempt list goes on the channel first, so FreeSWITCH's own CDR
         (posted before our hang-up event arrives) carries it: the answered one is the last."""
         self.state.attempts.append(attempt)
-        self.ctx.live.update(self.state.uuid, state="dialing", trunk_name=attempt.trunk)
+        if attempt.trunk_id is None:  # a trunk's channel, when taken, has said so already
+            self.ctx.live.update(self.state.uuid, state="dialing", trunk_name=attempt.trunk)
         self.channel.set_vars({"cp_attempts": attempts_json(self.state.attempts)})
         done = self.channel.execute("bridge", attempt.dial, event_lock=False)
         complete = self.channel.wait_complete(done, None, self._on_event)
@@ -230,10 +233,12 @@ class CallFlow:
             return
         self._record(ch.hangup_complete or ch.hangup_event)
         if self.state.admitted:
-            info = self.ctx.live.end(self.state.uuid)
-            # The account's other calls may now run longer: move their cut (if there are any).
-            if info.get("tenant") and self.ctx.live.count("tenant", info["tenant"]):
-                self.ctx.timers.recompute(int(info["tenant"]))
+            ended = self.ctx.live.end(self.state.uuid)
+            # The account's other calls may now run longer: move their cut, if they have one. A
+            # call's end never brings the others' cut nearer (its charge is what it had used), so
+            # a cut beyond the horizon (or none) stays where it is.
+            if ended.info.get("tenant") and ended.tenant_calls and ended.deadline not in (None, math.inf):
+                self.ctx.timers.recompute(int(ended.info["tenant"]))
 
     def _record(self, event: Event | None) -> None:
         self.ctx.writer(build_record(self.state, event, self.node, self.ctx.clock.now()))

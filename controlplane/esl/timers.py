@@ -23,7 +23,6 @@ from controlplane.credit import HORIZON, deadline
 from controlplane.db import session_scope
 from controlplane.esl.channel import Gone
 from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
-from controlplane.services.call_decisions import money_of
 
 if TYPE_CHECKING:
     from controlplane.esl.call_flow import CallFlow
@@ -67,9 +66,11 @@ class BalanceTimers:
 
     # --- deadlines ----------------------------------------------------------------------------
     def recompute(self, tenant_id: int) -> float | None:
+        snap = self.ctx.live.snapshot(tenant_id)
         try:
             with session_scope() as session:
-                money = money_of(session, tenant_id, dt.datetime.now(dt.UTC).replace(tzinfo=None)).budget
+                money = self.ctx.decisions.money.get(session, tenant_id, snap.money_version,
+                                                     dt.datetime.now(dt.UTC).replace(tzinfo=None)).budget
         except (OperationalError, InterfaceError) as exc:
             # Keep the deadlines already armed (FreeSWITCH holds its own cap) until the database is back.
             log.warning("tenant %s: deadline not recomputed, database unavailable (%s)", tenant_id, exc.orig)
@@ -77,7 +78,7 @@ class BalanceTimers:
         except NoResultFound:
             return None  # no such tenant: nothing of it to time
         now = self.ctx.clock.now()
-        if self.ctx.live.burn_bound(tenant_id, now + HORIZON) <= money:
+        if snap.burn_bound(now + HORIZON) <= money:
             when = math.inf  # even the upper bound of every call's cost fits: skip the exact walk
         else:
             when = deadline(money, self.ctx.live.running(tenant_id), now)

@@ -32,7 +32,7 @@ from controlplane.numbers import DialPlan, InvalidNumber, clean, strip_then_add,
 from controlplane.rating import RateMatch, RatingContext, dump_match, find_rate
 from controlplane.routing import Route, lcr_order
 from controlplane.services.deck_cache import DECKS, DeckCache
-from controlplane.services.live_calls import LiveCalls
+from controlplane.services.live_calls import LiveCalls, Snapshot
 from controlplane.services.pricing import (
     RoutingView,
     dial_plan,
@@ -93,7 +93,7 @@ MONEY_QUERY = select(Tenant.balance, Tenant.credit_limit, Tenant.billing_type, T
 
 @dataclass(frozen=True)
 class Money:
-    """A tenant's money right now: read fresh for every decision, never cached."""
+    """A tenant's money: what it may still spend, and this month's spend against its cap."""
 
     budget: Decimal
     spent_this_month: Decimal
@@ -105,6 +105,28 @@ def money_of(session: Session, tenant_id: int, now: dt.datetime) -> Money:
     spent = month_spend(session, tenant_id, now) if row.monthly_spend_cap is not None else Decimal(0)
     return Money(budget(row.balance, row.credit_limit, row.billing_type == BillingType.POSTPAID,
                         row.monthly_spend_cap, spent), spent, row.monthly_spend_cap)
+
+
+class MoneyCache:
+    """Tenants' money, kept while their money version (Redis, see money_version.py) stays the
+    same: a decision or a deadline costs MariaDB nothing unless the balance moved. A balance is
+    kept under the version seen before it was read, so a change committed in between is read
+    again next time; `ttl` bounds the life of a reading whose bump never reached Redis."""
+
+    def __init__(self, ttl: float | None = None, clock=time.monotonic) -> None:  # noqa: ANN001
+        self.ttl = get_settings().money_cache_ttl if ttl is None else ttl
+        self.clock = clock
+        self._items: dict[int, tuple[str, float, dt.date, Money]] = {}
+
+    def get(self, session: Session, tenant_id: int, version: str, now: dt.datetime) -> Money:
+        hit = self._items.get(tenant_id)
+        at = self.clock()
+        month = now.date().replace(day=1)  # this month's spend starts again at 0 on the 1st
+        if hit is not None and hit[0] == version and at - hit[1] < self.ttl and hit[2] == month:
+            return hit[3]
+        money = money_of(session, tenant_id, now)
+        self._items[tenant_id] = (version, at, month, money)
+        return money
 
 
 @dataclass(frozen=True)
@@ -140,14 +162,15 @@ class AccountView:
 
 class DecisionCache:
     """What a decision reads that changes rarely (accounts, tenants, plans, trunks), kept per
-    process for `ttl` seconds so a call costs one query (the balance) instead of a dozen.
-    Money is never cached; a change to an account or a deck applies within `ttl`."""
+    process for `ttl` seconds so a call costs no query instead of a dozen; a change to an account
+    or a deck applies within `ttl`. Money is kept only while its version holds (MoneyCache)."""
 
     def __init__(self, ttl: float | None = None, decks: DeckCache = DECKS, clock=time.monotonic) -> None:  # noqa: ANN001
         self.ttl = get_settings().decision_cache_ttl if ttl is None else ttl
         self.decks = decks
         self.clock = clock
         self._items: dict[tuple, tuple[float, object]] = {}
+        self.money = MoneyCache(clock=clock)
 
     def _get(self, key: tuple, load) -> object:  # noqa: ANN001
         now = self.clock()
@@ -226,11 +249,12 @@ def decide(session: Session, live: LiveCalls, caller: Caller, dialed: str, calle
         account_id=view.id, account_limit=view.limit, tenant_limit=tenant.limit,
         caller_id_number=cid_number, caller_id_name=view.cid_name or caller_id_name,
     )
+    snap = live.snapshot(tenant.id, view.id)
     base = AuthorizationInput(
         tenant_active=tenant.active, account_active=view.active, number=dialed, caller_id=cid_number or "",
         available=Decimal(0), first_block_cost=Decimal(0),
-        account_calls=live.count("account", view.id), account_limit=view.limit,
-        tenant_calls=live.count("tenant", tenant.id), tenant_limit=tenant.limit,
+        account_calls=snap.account_calls, account_limit=view.limit,
+        tenant_calls=snap.tenant_calls, tenant_limit=tenant.limit,
         callerid_allow=view.callerid_allow, callerid_deny=view.callerid_deny,
     )
     if internal:
@@ -238,10 +262,10 @@ def decide(session: Session, live: LiveCalls, caller: Caller, dialed: str, calle
         decision.refusal = authorize(_replace(base, free=True))
         return decision
     decision.dialed = strip_then_add(dialed, view.strip_prefix, view.add_prefix)
-    return _rate_and_route(session, live, decision, tenant, view.ctx, view, base, now_epoch, cache)
+    return _rate_and_route(session, live, snap, decision, tenant, view.ctx, view, base, now_epoch, cache)
 
 
-def _rate_and_route(session: Session, live: LiveCalls, decision: Decision, tenant: TenantView,
+def _rate_and_route(session: Session, live: LiveCalls, snap: Snapshot, decision: Decision, tenant: TenantView,
                     ctx: RatingContext, account: AccountView | None, base: AuthorizationInput, now_epoch: float,
                     cache: DecisionCache) -> Decision:
     try:
@@ -257,10 +281,10 @@ def _rate_and_route(session: Session, live: LiveCalls, decision: Decision, tenan
         return decision
     decision.match, decision.ctx = match, ctx
     routing = cache.routing(session)
-    money = money_of(session, tenant.id, now)
-    # What the calls in flight will have cost, bounded from above in one Redis read; only when
-    # that bound leaves no room for this call's first block is every call walked exactly.
-    available = money.budget - live.burn_bound(tenant.id, now_epoch)
+    money = cache.money.get(session, tenant.id, snap.money_version, now)
+    # What the calls in flight will have cost, bounded from above (read with the snapshot); only
+    # when that bound leaves no room for this call's first block is every call walked exactly.
+    available = money.budget - snap.burn_bound(now_epoch)
     if available < first_block_cost(match, ctx):
         available = available_for_new_call(money.budget, live.running(tenant.id), now_epoch)
     check = _replace(
@@ -312,13 +336,14 @@ def _inbound(session: Session, live: LiveCalls, caller: Caller, dialed: str, cal
         decision.local_user, decision.local_realm = account.username, tenant.realm
         return decision
     if did.destination_type == DidDestination.EXTERNAL and did.destination_value:
+        snap = live.snapshot(tenant.id)
         base = AuthorizationInput(
             tenant_active=True, account_active=True, number=did.destination_value, caller_id=caller_id_number,
-            available=Decimal(0), first_block_cost=Decimal(0), tenant_calls=live.count("tenant", tenant.id),
+            available=Decimal(0), first_block_cost=Decimal(0), tenant_calls=snap.tenant_calls,
             tenant_limit=tenant.limit,
         )
         decision.dialed = did.destination_value
-        return _rate_and_route(session, live, decision, tenant, tenant_ctx, None, base, now_epoch, cache)
+        return _rate_and_route(session, live, snap, decision, tenant, tenant_ctx, None, base, now_epoch, cache)
     decision.refusal = refuse(480, "number has no destination")
     return decision
 

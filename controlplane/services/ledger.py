@@ -14,7 +14,7 @@ from controlplane.errors import Invalid, NotFound
 from controlplane.models import LedgerEntry, LedgerKind, Tenant
 from controlplane.models.base import utcnow
 from controlplane.money import ZERO, to_decimal
-from controlplane.services import audit
+from controlplane.services import audit, money_version
 
 LEDGER_INSERT = LedgerEntry.__table__.insert()
 BALANCE_UPDATE = (
@@ -77,6 +77,7 @@ def post_many(session: Session, postings: list[Posting], balances: dict[int, Dec
         raise DuplicateEntry(", ".join(str(p.reference) for p in postings)) from exc
     touched = {p.tenant_id for p in postings}
     session.connection().execute(BALANCE_UPDATE, [{"tenant_id": t, "balance": balances[t]} for t in sorted(touched)])
+    money_version.touched(session, touched)
     return rows
 
 

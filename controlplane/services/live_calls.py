@@ -7,6 +7,8 @@ Keys (all under the installation's prefix):
   rating:<id>            a price function (rating.dump_match), addressed by its content's hash
   tenant:<id>:burn       hash F, P, W: summed credit.burn_terms of the calls in flight, so "is the
                          credit anywhere near running out?" costs one HMGET, not a walk of every call
+  tenant:<id>:money      counter bumped after every committed balance change (money_version.py)
+  tenant:<id>:deadline   the last deadline published for the tenant
   trunk:<id>:calls       set of uuids      node:<name>:calls    set of uuids
   calls                  set of every uuid in flight
   deadline               pub/sub channel: {"tenant": id, "deadline": t} when an account's cut moves
@@ -27,6 +29,10 @@ from controlplane.credit import RunningCall, bound_at
 from controlplane.rating import RateMatch, RatingContext, client_factor, load_match
 from controlplane.settings import get_settings
 
+# Admission and every write it implies, in one round trip. KEYS: 1 account calls, 2 tenant calls,
+# 3 call hash, 4 all calls, 5 node calls, 6 tenant billing, 7 tenant burn, 8 rating.
+# ARGV: 1 uuid, 2 account limit, 3 tenant limit, 4 rating id ('' for none), 5 rating blob,
+# 6 rating ttl, 7-9 burn terms F P W, 10 '1' when the call has a node, 11.. call fields.
 _ADMIT = """
 local account_limit = tonumber(ARGV[2])
 local tenant_limit = tonumber(ARGV[3])
@@ -34,13 +40,29 @@ if account_limit >= 0 and redis.call('SCARD', KEYS[1]) >= account_limit then ret
 if tenant_limit >= 0 and redis.call('SCARD', KEYS[2]) >= tenant_limit then return 2 end
 redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[1])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[8], ARGV[5], 'EX', ARGV[6])
+  redis.call('HSET', KEYS[6], ARGV[1], '|' .. ARGV[4])
+end
+if ARGV[7] ~= '0' or ARGV[8] ~= '0' then
+  redis.call('HINCRBY', KEYS[7], 'F', ARGV[7])
+  redis.call('HINCRBY', KEYS[7], 'P', ARGV[8])
+  redis.call('HINCRBY', KEYS[7], 'W', ARGV[9])
+end
+redis.call('HSET', KEYS[3], unpack(ARGV, 11))
+redis.call('SADD', KEYS[4], ARGV[1])
+if ARGV[10] == '1' then redis.call('SADD', KEYS[5], ARGV[1]) end
 return 0
 """
 
+# A trunk channel for the call, and the call's hash says which. KEYS: 1 trunk calls, 2 call hash.
 _TAKE_CHANNEL = """
 local limit = tonumber(ARGV[2])
 if limit >= 0 and redis.call('SCARD', KEYS[1]) >= limit then return 0 end
 redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'trunk', ARGV[3], 'trunk_name', ARGV[4], 'state', 'dialing')
+end
 return 1
 """
 
@@ -51,7 +73,73 @@ redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
 
+# The call draws on the credit from ARGV[2]. KEYS: 1 tenant billing, 2 call hash.
+_ANSWERED = """
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if entry then
+  local bar = string.find(entry, '|', 1, true)
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. string.sub(entry, bar))
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'state', 'answered', 'answered_at', ARGV[2])
+end
+return 1
+"""
+
+# Forget the call everywhere. The sets to leave are named in the call's own hash, so their keys
+# are built here (one Redis server, not a cluster). KEYS: 1 call hash, 2 all calls.
+# ARGV: 1 uuid, 2 key prefix. Returns the hash, the tenant's calls left, its published deadline.
+_END = """
+local flat = redis.call('HGETALL', KEYS[1])
+local info = {}
+for i = 1, #flat, 2 do info[flat[i]] = flat[i + 1] end
+local uuid, p = ARGV[1], ARGV[2]
+local left, deadline = 0, ''
+if info.tenant and info.tenant ~= '' then
+  local t = p .. 'tenant:' .. info.tenant
+  redis.call('SREM', t .. ':calls', uuid)
+  redis.call('HDEL', t .. ':billing', uuid)
+  if info.burn and info.burn ~= '' then
+    local f, ps, w = string.match(info.burn, '^(%d+)|(%d+)|(%d+)$')
+    if f then
+      redis.call('HINCRBY', t .. ':burn', 'F', '-' .. f)
+      redis.call('HINCRBY', t .. ':burn', 'P', '-' .. ps)
+      redis.call('HINCRBY', t .. ':burn', 'W', '-' .. w)
+    end
+  end
+  local account = info.account
+  if not account or account == '' then account = 't' .. info.tenant end
+  redis.call('SREM', p .. 'account:' .. account .. ':calls', uuid)
+  left = redis.call('SCARD', t .. ':calls')
+  deadline = redis.call('GET', t .. ':deadline') or ''
+end
+if info.node and info.node ~= '' then redis.call('SREM', p .. 'node:' .. info.node .. ':calls', uuid) end
+if info.trunk and info.trunk ~= '' then redis.call('SREM', p .. 'trunk:' .. info.trunk .. ':calls', uuid) end
+redis.call('SREM', KEYS[2], uuid)
+redis.call('DEL', KEYS[1])
+return {flat, left, deadline}
+"""
+
 ADMITTED, ACCOUNT_FULL, TENANT_FULL = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    account_calls: int
+    tenant_calls: int
+    burn: tuple[int, int, int]  # summed credit.burn_terms (F, P, W) of the tenant's calls in flight
+    money_version: str  # bumped after every committed change of the tenant's balance (money_version.py)
+
+    def burn_bound(self, t: float) -> Decimal:
+        """An upper bound of what the tenant's calls in flight will have cost by time t."""
+        return bound_at(*self.burn, t)
+
+
+@dataclass(frozen=True)
+class Ended:
+    info: dict[str, str]  # the call's hash as it was
+    tenant_calls: int  # the tenant's calls still in flight
+    deadline: float | None  # the tenant's cut as last published (inf: beyond the horizon)
 
 
 RATING_TTL = 2 * 86_400
@@ -63,6 +151,12 @@ class LiveCalls:
     prefix: str
     _ratings: dict[str, tuple[RateMatch, RatingContext, Decimal]] = field(default_factory=dict, repr=False)
     _published: dict[int, float | None] = field(default_factory=dict, repr=False)
+    _scripts: dict[str, object] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        scripts = {"admit": _ADMIT, "take_channel": _TAKE_CHANNEL, "update": _UPDATE, "answered": _ANSWERED,
+                   "end": _END}
+        self._scripts = {name: self.client.register_script(body) for name, body in scripts.items()}
 
     @classmethod
     def connect(cls, url: str | None = None, prefix: str | None = None) -> LiveCalls:
@@ -82,91 +176,61 @@ class LiveCalls:
     def admit(self, uuid: str, tenant_id: int, account_id: int | None, account_limit: int | None,
               tenant_limit: int | None, fields: dict[str, object], burn: tuple[int, int] = (0, 0),
               now: float = 0.0) -> int:
-        """Count the call against its account and tenant limits atomically; ADMITTED or why not."""
-        account_key = self.key("account", account_id if account_id is not None else f"t{tenant_id}", "calls")
-        result = self.client.eval(
-            _ADMIT, 2, account_key, self.key("tenant", tenant_id, "calls"), uuid,
-            -1 if account_limit is None else account_limit, -1 if tenant_limit is None else tenant_limit,
-        )
-        if result == ADMITTED:
-            pipe = self.client.pipeline()
-            blob = str(fields.get("rating") or "")
-            if blob:
-                rating_id = hashlib.sha1(blob.encode()).hexdigest()[:16]
-                pipe.set(self.key("rating", rating_id), blob, nx=True, ex=RATING_TTL)
-                pipe.hset(self.key("tenant", tenant_id, "billing"), uuid, f"|{rating_id}")
-            fixed, per_second = burn
-            weighted = per_second * math.floor(now)
-            if fixed or per_second:
-                burn_key = self.key("tenant", tenant_id, "burn")
-                pipe.hincrby(burn_key, "F", fixed)
-                pipe.hincrby(burn_key, "P", per_second)
-                pipe.hincrby(burn_key, "W", weighted)
-                fields = {**fields, "burn": f"{fixed}|{per_second}|{weighted}"}
-            pipe.hset(self.key("call", uuid), mapping={k: "" if v is None else str(v) for k, v in fields.items()})
-            pipe.sadd(self.key("calls"), uuid)
-            if fields.get("node"):
-                pipe.sadd(self.key("node", fields["node"], "calls"), uuid)
-            pipe.execute()
-        return int(result)
+        """Count the call against its account and tenant limits and record it, atomically in one
+        round trip; ADMITTED or why not."""
+        blob = str(fields.get("rating") or "")
+        rating_id = hashlib.sha1(blob.encode()).hexdigest()[:16] if blob else ""
+        fixed, per_second = burn
+        weighted = per_second * math.floor(now)
+        if fixed or per_second:
+            fields = {**fields, "burn": f"{fixed}|{per_second}|{weighted}"}
+        node = str(fields.get("node") or "")
+        pairs = [item for k, v in fields.items() for item in (k, "" if v is None else str(v))]
+        keys = [self.key("account", account_id if account_id is not None else f"t{tenant_id}", "calls"),
+                self.key("tenant", tenant_id, "calls"), self.key("call", uuid), self.key("calls"),
+                self.key("node", node, "calls"), self.key("tenant", tenant_id, "billing"),
+                self.key("tenant", tenant_id, "burn"), self.key("rating", rating_id)]
+        args = [uuid, -1 if account_limit is None else account_limit, -1 if tenant_limit is None else tenant_limit,
+                rating_id, blob, RATING_TTL, fixed, per_second, weighted, "1" if node else "0", *pairs]
+        return int(self._scripts["admit"](keys, args))
 
-    def take_channel(self, uuid: str, trunk_id: int, max_channels: int | None) -> bool:
-        taken = self.client.eval(_TAKE_CHANNEL, 1, self.key("trunk", trunk_id, "calls"), uuid,
-                                 -1 if max_channels is None else max_channels)
-        if taken:
-            self.update(uuid, trunk=trunk_id)
-        return bool(taken)
+    def take_channel(self, uuid: str, trunk_id: int, max_channels: int | None, trunk_name: str = "") -> bool:
+        return bool(self._scripts["take_channel"](
+            [self.key("trunk", trunk_id, "calls"), self.key("call", uuid)],
+            [uuid, -1 if max_channels is None else max_channels, trunk_id, trunk_name]))
 
     def release_channel(self, uuid: str, trunk_id: int) -> None:
         self.client.srem(self.key("trunk", trunk_id, "calls"), uuid)
 
     def answered(self, uuid: str, tenant_id: int, answered_at: float) -> None:
         """The call now draws on the account's credit from `answered_at` (controller clock)."""
-        billing = self.key("tenant", tenant_id, "billing")
-        entry = self.client.hget(billing, uuid)
-        pipe = self.client.pipeline()
-        if entry is not None:
-            pipe.hset(billing, uuid, f"{answered_at}|{entry.split('|', 1)[1]}")
-        pipe.execute()
-        self.update(uuid, state="answered", answered_at=answered_at)
+        self._scripts["answered"]([self.key("tenant", tenant_id, "billing"), self.key("call", uuid)],
+                                  [uuid, repr(answered_at)])
 
     def update(self, uuid: str, **fields: object) -> bool:
         args = [item for k, v in fields.items() for item in (k, "" if v is None else str(v))]
-        return bool(self.client.eval(_UPDATE, 1, self.key("call", uuid), *args))
+        return bool(self._scripts["update"]([self.key("call", uuid)], args))
 
-    def end(self, uuid: str) -> dict[str, str]:
-        """Forget the call everywhere; returns what was known of it."""
-        info = self.client.hgetall(self.key("call", uuid))
-        pipe = self.client.pipeline()
-        tenant, account, node, trunk = info.get("tenant"), info.get("account"), info.get("node"), info.get("trunk")
-        if tenant:
-            pipe.srem(self.key("tenant", tenant, "calls"), uuid)
-            pipe.hdel(self.key("tenant", tenant, "billing"), uuid)
-            if info.get("burn"):
-                fixed, per_second, weighted = (int(x) for x in info["burn"].split("|"))
-                burn_key = self.key("tenant", tenant, "burn")
-                pipe.hincrby(burn_key, "F", -fixed)
-                pipe.hincrby(burn_key, "P", -per_second)
-                pipe.hincrby(burn_key, "W", -weighted)
-            pipe.srem(self.key("account", account or f"t{tenant}", "calls"), uuid)
-        if node:
-            pipe.srem(self.key("node", node, "calls"), uuid)
-        if trunk:
-            pipe.srem(self.key("trunk", trunk, "calls"), uuid)
-        pipe.srem(self.key("calls"), uuid)
-        pipe.delete(self.key("call", uuid))
-        pipe.execute()
-        return info
+    def end(self, uuid: str) -> Ended:
+        """Forget the call everywhere; what was known of it, and what its tenant has left."""
+        flat, left, deadline = self._scripts["end"]([self.key("call", uuid), self.key("calls")], [uuid, self.prefix])
+        info = dict(zip(flat[::2], flat[1::2], strict=True))
+        published = json.loads(deadline)["deadline"] if deadline else None
+        return Ended(info, int(left), published)
 
     # --- reading -----------------------------------------------------------------------------
     def get(self, uuid: str) -> dict[str, str]:
         return self.client.hgetall(self.key("call", uuid))
 
-    def burn_bound(self, tenant_id: int, t: float) -> Decimal:
-        """An upper bound of what the tenant's calls in flight will have cost by time t."""
-        fixed, per_second, weighted = (int(v or 0) for v in self.client.hmget(
-            self.key("tenant", tenant_id, "burn"), "F", "P", "W"))
-        return bound_at(fixed, per_second, weighted, t)
+    def snapshot(self, tenant_id: int, account_id: int | None = None) -> Snapshot:
+        """What a decision or a deadline needs of the tenant's calls in flight, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.scard(self.key("account", account_id if account_id is not None else f"t{tenant_id}", "calls"))
+        pipe.scard(self.key("tenant", tenant_id, "calls"))
+        pipe.hmget(self.key("tenant", tenant_id, "burn"), "F", "P", "W")
+        pipe.get(self.key("tenant", tenant_id, "money"))
+        account_calls, tenant_calls, burn, version = pipe.execute()
+        return Snapshot(int(account_calls), int(tenant_calls), tuple(int(v or 0) for v in burn), version or "")
 
     def count(self, scope: str, ident: object) -> int:
         return int(self.client.scard(self.key(scope, ident, "calls")))

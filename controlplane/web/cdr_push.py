@@ -54,9 +54,9 @@ def freeswitch_cdr():  # noqa: ANN201
     result = write_once(record)
     try:
         live = _live_calls()
-        info = live.end(record.uuid)
-        if info.get("tenant"):
-            live.request_recompute(int(info["tenant"]))
+        ended = live.end(record.uuid)
+        if ended.info.get("tenant") and ended.tenant_calls:
+            live.request_recompute(int(ended.info["tenant"]))
     except Exception:  # noqa: BLE001 - the CDR is safe; live state is cleaned by channel sync
         log.exception("could not clear live state of %s", record.uuid)
     return jsonify(result=result, uuid=record.uuid), 200
