@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import ChainMap
 from dataclasses import dataclass, field
 
 from controlplane.authorization import Refusal, identify, refuse
@@ -17,7 +18,7 @@ from controlplane.credit import burn_terms
 from controlplane.db import session_scope
 from controlplane.esl.channel import CallChannel, Gone, sip_headers
 from controlplane.esl.context import ControllerContext
-from controlplane.esl.events import Event
+from controlplane.esl.events import Event, Variables
 from controlplane.fs_cdr import record_from_variables, sip_code
 from controlplane.numbers import strip_then_add
 from controlplane.routing import Route
@@ -200,10 +201,10 @@ class CallFlow:
             attempt.answered = attempt.answered or self.state.answered_at is not None
             if not attempt.answered:
                 attempt.cause = complete.var("originate_disposition") or complete.var("last_bridge_hangup_cause")
-                attempt.sip_code = sip_code(_vars(complete))
+                attempt.sip_code = sip_code(Variables(complete))
         elif self.channel.hangup_event is not None and attempt.cause is None and not attempt.answered:
             attempt.cause = self.channel.hangup_event.get("Hangup-Cause")
-            attempt.sip_code = sip_code(_vars(self.channel.hangup_event))
+            attempt.sip_code = sip_code(Variables(self.channel.hangup_event))
         return attempt
 
     def _on_event(self, event: Event) -> None:
@@ -248,7 +249,8 @@ def build_record(state: CallState, event: Event | None, node: str, now: float) -
     """The record from the hang-up event's variables (the same function the CDR push uses),
     with what only the controller knows filled in: the attempts, and the decision itself when
     FreeSWITCH never got the `cp_*` variables (a call refused before they were set)."""
-    variables = _vars(event) if event is not None else {}
+    # What the controller knows goes over the event's variables, which are decoded only if read.
+    variables: ChainMap[str, str] = ChainMap({}, Variables(event) if event is not None else {})
     variables.setdefault("uuid", state.uuid)
     variables["cp_attempts"] = attempts_json(state.attempts)
     d = state.decision
@@ -265,6 +267,3 @@ def build_record(state: CallState, event: Event | None, node: str, now: float) -
 def attempts_json(attempts: list[Attempt]) -> str:
     return json.dumps([a.as_dict() for a in attempts], separators=(",", ":"))
 
-
-def _vars(event: Event) -> dict[str, str]:
-    return {k[len("variable_"):]: v for k, v in event.items() if k.startswith("variable_")}

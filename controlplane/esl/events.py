@@ -7,7 +7,7 @@ every one of them (as greenswitch does) was the largest single cost of a call.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from urllib.parse import unquote
 
 from greenswitch.esl import OutboundSession
@@ -44,6 +44,24 @@ class Event(dict[str, str]):
 
     def var(self, name: str, default: str | None = None) -> str | None:
         return self.get(f"variable_{name}", default)
+
+
+class Variables(Mapping[str, str]):
+    """An event's channel variables (`variable_<name>`) by name, decoded as they are read."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+
+    def __getitem__(self, name: str) -> str:
+        return self.event[f"variable_{name}"]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name[9:] for name in dict.keys(self.event) if name.startswith("variable_"))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def parse_plain(text: str) -> Event:

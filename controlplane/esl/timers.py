@@ -46,6 +46,7 @@ class BalanceTimers:
         self.armed: dict[str, float | None] = {}
         self.fs_cap: dict[str, float] = {}  # when FreeSWITCH's sched_hangup fires, our clock
         self.locks: dict[str, RLock] = {}
+        self.applied: dict[int, float | None] = {}  # each tenant's cut as last armed on all its calls
 
     # --- call lifecycle ------------------------------------------------------------------------
     def answered(self, flow: CallFlow) -> None:
@@ -54,7 +55,7 @@ class BalanceTimers:
             return
         self.flows[flow.state.uuid] = flow
         self.locks[flow.state.uuid] = RLock()
-        self.recompute(d.tenant_id)
+        self.recompute(d.tenant_id, flow)
 
     def ended(self, flow: CallFlow) -> None:
         uuid = flow.state.uuid
@@ -65,7 +66,10 @@ class BalanceTimers:
         self.fs_cap.pop(uuid, None)
 
     # --- deadlines ----------------------------------------------------------------------------
-    def recompute(self, tenant_id: int) -> float | None:
+    def recompute(self, tenant_id: int, new: CallFlow | None = None) -> float | None:
+        """The tenant's cut, from its money and every answered call; armed on its calls here and
+        published to the other controllers. When only `new` joined and the cut did not move,
+        only `new` is armed: the others hold it already."""
         snap = self.ctx.live.snapshot(tenant_id)
         try:
             with session_scope() as session:
@@ -85,10 +89,14 @@ class BalanceTimers:
         if when is not None and when >= now + HORIZON - 1:
             when = math.inf  # the credit outlasts the horizon: nothing to re-arm until it does not
         self.ctx.live.publish_deadline(tenant_id, when)
-        self.apply(tenant_id, when)
+        if new is not None and tenant_id in self.applied and self.applied[tenant_id] == when:
+            self._arm(new, when)
+        else:
+            self.apply(tenant_id, when)
         return when
 
     def apply(self, tenant_id: int, when: float | None) -> None:
+        self.applied[tenant_id] = when
         for flow in list(self.flows.values()):
             if flow.state.decision.tenant_id == tenant_id:
                 self._arm(flow, when)

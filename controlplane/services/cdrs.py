@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 WRITTEN, DUPLICATE, SPOOLED = "written", "duplicate", "spooled"
 CDR_INSERT = Cdr.__table__.insert()  # one compiled statement; values travel as parameters
 FIELDS = dataclasses.fields(CallRecord)
+RECORDED = select(Cdr.__table__.c.uuid).where(Cdr.__table__.c.uuid.in_(bindparam("uuids", expanding=True)))
 RETRYABLE = {1213, 1205}  # deadlock, lock wait timeout: the transaction is simply tried again
 WRITE_ATTEMPTS = 5
 
@@ -46,7 +47,7 @@ def write_many(session: Session, records: list[CallRecord]) -> list[str]:
     """
     balances = ledger.lock_tenants(session, (r.tenant_id for r in records if r.tenant_id is not None))
     uuids = [r.uuid for r in records]
-    seen = set(session.scalars(select(Cdr.uuid).where(Cdr.uuid.in_(uuids)))) if uuids else set()
+    seen = set(session.connection().execute(RECORDED, {"uuids": uuids}).scalars()) if uuids else set()
     fresh, results = [], []
     for record in records:
         results.append(DUPLICATE if record.uuid in seen else WRITTEN)

@@ -24,6 +24,12 @@ BALANCE_UPDATE = (
 )
 
 
+# Core statements, compiled once: the CDR writer runs them for every batch.
+LOCK_TENANTS = (select(Tenant.__table__.c.id, Tenant.__table__.c.balance)
+                .where(Tenant.__table__.c.id.in_(bindparam("ids", expanding=True)))
+                .order_by(Tenant.__table__.c.id).with_for_update())
+
+
 class DuplicateEntry(Exception):
     """A ledger row with this reference exists already (a retried debit)."""
 
@@ -44,9 +50,7 @@ def lock_tenants(session: Session, tenant_ids: Iterable[int]) -> dict[int, Decim
     ids = sorted(set(tenant_ids))
     if not ids:
         return {}
-    rows = session.execute(
-        select(Tenant.id, Tenant.balance).where(Tenant.id.in_(ids)).order_by(Tenant.id).with_for_update()
-    ).all()
+    rows = session.connection().execute(LOCK_TENANTS, {"ids": ids})
     return {row.id: row.balance or ZERO for row in rows}
 
 
