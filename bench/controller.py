@@ -117,6 +117,12 @@ def run_load(pid: int, port: int, headers: dict[str, str], args: argparse.Namesp
     cpu = {k: sum(cpu_seconds(p) for p in v) - before[k] for k, v in watched.items()}
     cpu["driver"] = time.process_time() - driver_before
     lat = result.latencies()
+    if os.environ.get("CP_BENCH_DUMP"):
+        t0 = min(result.arrived.values())
+        with open(os.environ["CP_BENCH_DUMP"] + f".{port}", "w") as dump:
+            for u, at in sorted(result.arrived.items(), key=lambda kv: kv[1]):
+                if u in result.bridged:
+                    dump.write(f"{at - t0:.4f} {1000 * (result.bridged[u] - at):.2f}\n")
     # Every call is held `hold` seconds after its setup: the last one ends that long after the offer stops.
     return {"elapsed": elapsed, "cps": result.completed / max(elapsed - args.hold, 1e-9), "p50": pct(lat, 0.50),
             "p99": pct(lat, 0.99), "bridged": len(lat), "deviated": result.deviated, "failed": result.failed,

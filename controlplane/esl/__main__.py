@@ -4,6 +4,7 @@ from gevent import monkey
 
 monkey.patch_all()
 
+import gc  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 
@@ -22,6 +23,11 @@ def main() -> None:
         from prometheus_client import start_http_server
 
         start_http_server(controller.settings.controller_metrics_port, addr=controller.settings.controller_host)
+    # What was loaded to start (modules, ORM mappers, gevent) lives as long as the process: out of
+    # the collector's way, so a full collection walks only the objects calls create, and the
+    # calls in flight do not stall behind a walk of the whole heap.
+    gc.collect()
+    gc.freeze()
     controller.serve_forever()
 
 

@@ -64,6 +64,7 @@ class CallFlow:
         self.channel = channel
         self.ctx = ctx
         self.state = CallState(channel.uuid)
+        self.pending_vars: dict[str, str] = {}
         self.node = channel.data.get("FreeSWITCH-Hostname") or channel.data.get("Core-UUID", "")
 
     # --- entry point -------------------------------------------------------------------------
@@ -144,16 +145,16 @@ class CallFlow:
     # --- refusal -------------------------------------------------------------------------------
     def _refuse(self, refusal: Refusal) -> None:
         log.info("call %s refused: %s %s", self.state.uuid, refusal.sip_code, refusal.reason)
-        self.channel.set_vars(self._facts())
-        done = self.channel.execute("respond", refusal.respond)
+        done = self.channel.execute("respond", refusal.respond, variables=self._facts())
         self.channel.wait_complete(done, EXECUTE_TIMEOUT)
         if not self.channel.hung_up:
             self.channel.hangup(refusal.hangup_cause)
 
     # --- bridging ------------------------------------------------------------------------------
     def _prepare_bridge(self) -> None:
-        """The call's facts, and: we decide after a failed leg; FreeSWITCH ends A when B ends."""
-        self.channel.set_vars({**self._facts(), "continue_on_fail": "true", "hangup_after_bridge": "true"})
+        """The call's facts, and: we decide after a failed leg; FreeSWITCH ends A when B ends.
+        They go to FreeSWITCH with the first bridge."""
+        self.pending_vars = {**self._facts(), "continue_on_fail": "true", "hangup_after_bridge": "true"}
 
     def _bridge_local(self, d: Decision) -> None:
         """Internal call or DID to an account: ring the registered user through Kamailio."""
@@ -194,8 +195,8 @@ class CallFlow:
         self.state.attempts.append(attempt)
         if attempt.trunk_id is None:  # a trunk's channel, when taken, has said so already
             self.ctx.live.update(self.state.uuid, state="dialing", trunk_name=attempt.trunk)
-        self.channel.set_vars({"cp_attempts": attempts_json(self.state.attempts)})
-        done = self.channel.execute("bridge", attempt.dial, event_lock=False)
+        variables, self.pending_vars = {**self.pending_vars, "cp_attempts": attempts_json(self.state.attempts)}, {}
+        done = self.channel.execute("bridge", attempt.dial, event_lock=False, variables=variables)
         complete = self.channel.wait_complete(done, None, self._on_event)
         if complete is not None and complete.name == "CHANNEL_EXECUTE_COMPLETE":
             attempt.answered = attempt.answered or self.state.answered_at is not None

@@ -57,25 +57,31 @@ class CallChannel:
         self.events.put(event)
 
     # --- commands ------------------------------------------------------------------------------
-    def _send(self, text: str) -> object:
-        """greenswitch waits forever for a reply; a node that dies mid-command must not hang us."""
+    def _send_all(self, commands: list[str]) -> list[object]:
+        """Send the commands in one write and wait for every reply; greenswitch would wait forever,
+        and a node that dies mid-command must not hang us."""
         try:
             with gevent.Timeout(COMMAND_TIMEOUT):
-                return self.session.send(text)
+                return [reply.get() for reply in self.session.send_many(commands)]
         except gevent.Timeout:
             self.disconnected = True
-            raise NotConnectedError(f"no reply to {text.splitlines()[0]!r} in {COMMAND_TIMEOUT} s") from None
+            raise NotConnectedError(f"no reply to {commands[-1].splitlines()[0]!r} in {COMMAND_TIMEOUT} s") from None
+
+    def _send(self, text: str) -> object:
+        return self._send_all([text])[0]
 
     def command(self, text: str) -> str:
         return self._send(text).headers.get("Reply-Text", "")
 
     def subscribe(self) -> None:
-        self.command(f"filter Unique-ID {self.uuid}")
-        self.command(f"event plain {' '.join(SUBSCRIBED)}")
-        self.command("linger")
+        """Ask for the call's events and to linger; the replies are not waited for here (they
+        come back, in order, before the reply to whatever is sent next)."""
+        self.session.send_many([f"filter Unique-ID {self.uuid}", f"event plain {' '.join(SUBSCRIBED)}", "linger"])
 
-    def execute(self, app: str, arg: str = "", event_lock: bool = True) -> str:
-        """Queue an application on the channel; returns its Event-UUID for wait_complete.
+    def execute(self, app: str, arg: str = "", event_lock: bool = True, variables: dict[str, str] | None = None
+                ) -> str:
+        """Queue an application on the channel, after setting `variables` (both in one write);
+        returns its Event-UUID for wait_complete.
 
         With event-lock FreeSWITCH parses no further sendmsg while the app runs; without it a
         running bridge still takes private events (e.g. uuid_broadcast's warning tone).
@@ -87,16 +93,25 @@ class CallChannel:
         if event_lock:
             lines.append("event-lock: true")
         lines.append(f"Event-UUID: {event_uuid}")
-        self.command("\n".join(lines))
+        commands = [self._setvars_command(variables)] if variables else []
+        replies = self._send_all([*commands, "\n".join(lines)])
+        if variables:
+            self._check_setvars(replies[0])
         return event_uuid
 
     def set_vars(self, values: dict[str, str]) -> None:
         """One `api uuid_setvar_multi`: immediate, and unlike a `set` per variable it costs
         FreeSWITCH (and us) no CHANNEL_EXECUTE / EXECUTE_COMPLETE event pair per variable."""
+        self._check_setvars(self._send(self._setvars_command(values)))
+
+    def _setvars_command(self, values: dict[str, str]) -> str:
         pairs = ";".join(f"{name}={str(value).replace(';', ',')}" for name, value in values.items())
-        reply = self.api(f"uuid_setvar_multi {self.uuid} {pairs}")
-        if not reply.startswith("+OK"):
-            log.warning("call %s: uuid_setvar_multi refused: %s", self.uuid, reply.strip())
+        return f"api uuid_setvar_multi {self.uuid} {pairs}"
+
+    def _check_setvars(self, reply: object) -> None:
+        text = getattr(reply, "data", "") or ""
+        if not text.startswith("+OK"):
+            log.warning("call %s: uuid_setvar_multi refused: %s", self.uuid, text.strip())
 
     def hangup(self, cause: str = "NORMAL_CLEARING") -> bool:
         """End the call now. `api uuid_kill` acts at once, where a sendmsg hangup would wait

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from urllib.parse import unquote
 
-from greenswitch.esl import OutboundSession
+from gevent.event import AsyncResult
+from greenswitch.esl import NotConnectedError, OutboundSession
 
 
 class Event(dict[str, str]):
@@ -79,7 +80,18 @@ def parse_plain(text: str) -> Event:
 
 
 class ControllerSession(OutboundSession):
-    """greenswitch's outbound session, with events parsed by `parse_plain`."""
+    """greenswitch's outbound session, with events parsed by `parse_plain` and commands that
+    may be pipelined: FreeSWITCH reads a socket's commands in order and answers each in turn
+    (mod_event_socket runs `api` in line and queues `sendmsg`), so several can go in one write."""
+
+    def send_many(self, commands: list[str]) -> list[AsyncResult]:
+        """Send the commands in one write; each reply arrives in its AsyncResult, in order."""
+        if not self.connected:
+            raise NotConnectedError()
+        replies = [AsyncResult() for _ in commands]
+        self._commands_sent.extend(replies)
+        self.sock.sendall("".join(f"{command}\n\n" for command in commands).encode("utf-8"))
+        return replies
 
     def handle_event(self, event: object) -> None:
         headers = event.headers
