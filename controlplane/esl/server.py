@@ -16,6 +16,7 @@ from controlplane.esl.events import ControllerSession
 from controlplane.esl.nodes import parse_nodes
 from controlplane.esl.sync import ChannelSync
 from controlplane.esl.timers import BalanceTimers
+from controlplane.services.call_decisions import DecisionCache
 from controlplane.services.live_calls import LiveCalls
 from controlplane.settings import Settings, get_settings
 
@@ -28,6 +29,7 @@ def build_context(settings: Settings) -> ControllerContext:
         clock=Clock(settings.time_scale),
         live=LiveCalls.connect(),
         writer=BatchWriter(),
+        decisions=DecisionCache(background=gevent.spawn),
         dial=DialStrings(settings.fs_profile, settings.kamailio_sip, settings.leg_timeout),
     )
     ctx.timers = BalanceTimers(ctx, parse_nodes(settings.fs_nodes))

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.authorization import AuthorizationInput, Caller, Refusal, authorize, csv_list, refuse
 from controlplane.credit import available_for_new_call, budget, first_block_cost
+from controlplane.db import session_scope
 from controlplane.models import (
     BillingType,
     Carrier,
@@ -43,6 +46,8 @@ from controlplane.services.pricing import (
 )
 from controlplane.services.tenants import ancestors
 from controlplane.settings import get_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -163,32 +168,54 @@ class AccountView:
 class DecisionCache:
     """What a decision reads that changes rarely (accounts, tenants, plans, trunks), kept per
     process for `ttl` seconds so a call costs no query instead of a dozen; a change to an account
-    or a deck applies within `ttl`. Money is kept only while its version holds (MoneyCache)."""
+    or a deck applies within `ttl`. Money is kept only while its version holds (MoneyCache).
 
-    def __init__(self, ttl: float | None = None, decks: DeckCache = DECKS, clock=time.monotonic) -> None:  # noqa: ANN001
+    With `background` (the controller passes gevent.spawn) an expired entry is still served while
+    one refresh runs beside the calls: otherwise every call arriving during a reload would start
+    its own, and at a few hundred calls a second that herd stalls them all. `ttl` 0 caches nothing.
+    """
+
+    def __init__(self, ttl: float | None = None, decks: DeckCache = DECKS, clock=time.monotonic,  # noqa: ANN001
+                 background: Callable[[Callable[[], None]], object] | None = None) -> None:
         self.ttl = get_settings().decision_cache_ttl if ttl is None else ttl
         self.decks = decks
         self.clock = clock
+        self.background = background
         self._items: dict[tuple, tuple[float, object]] = {}
+        self._refreshing: set[tuple] = set()
         self.money = MoneyCache(clock=clock)
 
-    def _get(self, key: tuple, load) -> object:  # noqa: ANN001
+    def _get(self, session: Session, key: tuple, load: Callable[[Session], object]) -> object:
         now = self.clock()
         hit = self._items.get(key)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
-        value = load()
+        if hit is not None and self.background is not None and self.ttl > 0:
+            if key not in self._refreshing:
+                self._refreshing.add(key)
+                self.background(lambda: self._refresh(key, load))
+            return hit[1]
+        value = load(session)
         self._items[key] = (now, value)
         return value
 
+    def _refresh(self, key: tuple, load: Callable[[Session], object]) -> None:
+        try:
+            with session_scope() as session:
+                self._items[key] = (self.clock(), load(session))
+        except Exception:  # noqa: BLE001 - the stale entry serves on; the next call retries
+            log.exception("could not refresh %s", key)
+        finally:
+            self._refreshing.discard(key)
+
     def tenant(self, session: Session, tenant_id: int) -> tuple[TenantView, RatingContext] | None:
-        return self._get(("tenant", tenant_id), lambda: _load_tenant(session, tenant_id, self.decks))
+        return self._get(session, ("tenant", tenant_id), lambda s: _load_tenant(s, tenant_id, self.decks))
 
     def account(self, session: Session, account_id: int) -> AccountView | None:
-        return self._get(("account", account_id), lambda: _load_account(session, account_id, self))
+        return self._get(session, ("account", account_id), lambda s: _load_account(s, account_id, self))
 
     def routing(self, session: Session) -> RoutingView:
-        return self._get(("routing",), lambda: load_routing(session, self.decks))
+        return self._get(session, ("routing",), lambda s: load_routing(s, self.decks))
 
 
 def _now() -> dt.datetime:
