@@ -41,3 +41,34 @@ def test_without_background_or_with_ttl_zero_an_expired_entry_is_reloaded_in_lin
         clock.now += 3
         cache._get(session, ("k",), loads.append)
         assert loads == [session, session]
+
+
+def test_a_kept_balance_is_read_again_once_a_ledger_commit_bumps_its_version(session, redis_client) -> None:
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from controlplane.models import LedgerKind
+    from controlplane.services import ledger
+    from controlplane.services.live_calls import LiveCalls
+    from controlplane.services.tenants import create_tenant, ensure_operator
+
+    ensure_operator(session)
+    tenant = create_tenant(session, name="acme", realm="acme.example.com")
+    ledger.add_credit(session, tenant, "10", "top-up", "admin")
+    session.commit()
+    live, now, clock = LiveCalls.connect(), dt.datetime(2026, 11, 22, 12), Clock()
+    cache = DecisionCache(ttl=2, clock=clock).money
+    version = live.snapshot(tenant.id).money_version
+    assert version and cache.get(session, tenant.id, version, now).budget == D("10")
+    ledger.post(session, tenant.id, D("-4"), LedgerKind.CALL, reference="call:x")
+    session.rollback()  # rolled back: no bump, the kept reading holds
+    assert live.snapshot(tenant.id).money_version == version
+    ledger.post(session, tenant.id, D("-4"), LedgerKind.CALL, reference="call:x")
+    assert cache.peek(tenant.id, version, now).budget == D("10")  # not committed yet
+    session.commit()
+    moved = live.snapshot(tenant.id).money_version
+    assert moved != version and cache.peek(tenant.id, moved, now) is None
+    assert cache.get(session, tenant.id, moved, now).budget == D("6")
+    assert cache.peek(tenant.id, moved, now + dt.timedelta(days=30)) is None  # a new month: its spend restarts
+    clock.now += 10  # past the ttl a reading is not trusted even if no bump arrived
+    assert cache.peek(tenant.id, moved, now) is None

@@ -71,10 +71,13 @@ class BalanceTimers:
         published to the other controllers. When only `new` joined and the cut did not move,
         only `new` is armed: the others hold it already."""
         snap = self.ctx.live.snapshot(tenant_id)
+        today = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         try:
-            with session_scope() as session:
-                money = self.ctx.decisions.money.get(session, tenant_id, snap.money_version,
-                                                     dt.datetime.now(dt.UTC).replace(tzinfo=None)).budget
+            kept = self.ctx.decisions.money.peek(tenant_id, snap.money_version, today)
+            if kept is None:
+                with session_scope() as session:
+                    kept = self.ctx.decisions.money.get(session, tenant_id, snap.money_version, today)
+            money = kept.budget
         except (OperationalError, InterfaceError) as exc:
             # Keep the deadlines already armed (FreeSWITCH holds its own cap) until the database is back.
             log.warning("tenant %s: deadline not recomputed, database unavailable (%s)", tenant_id, exc.orig)

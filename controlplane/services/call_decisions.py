@@ -123,14 +123,19 @@ class MoneyCache:
         self.clock = clock
         self._items: dict[int, tuple[str, float, dt.date, Money]] = {}
 
-    def get(self, session: Session, tenant_id: int, version: str, now: dt.datetime) -> Money:
+    def peek(self, tenant_id: int, version: str, now: dt.datetime) -> Money | None:
+        """The kept reading if it still holds, else None (no database touched)."""
         hit = self._items.get(tenant_id)
-        at = self.clock()
         month = now.date().replace(day=1)  # this month's spend starts again at 0 on the 1st
-        if hit is not None and hit[0] == version and at - hit[1] < self.ttl and hit[2] == month:
+        if hit is not None and hit[0] == version and self.clock() - hit[1] < self.ttl and hit[2] == month:
             return hit[3]
-        money = money_of(session, tenant_id, now)
-        self._items[tenant_id] = (version, at, month, money)
+        return None
+
+    def get(self, session: Session, tenant_id: int, version: str, now: dt.datetime) -> Money:
+        money = self.peek(tenant_id, version, now)
+        if money is None:
+            money = money_of(session, tenant_id, now)
+            self._items[tenant_id] = (version, self.clock(), now.date().replace(day=1), money)
         return money
 
 

@@ -29,9 +29,11 @@ def touched(session: Session, tenant_ids: Iterable[int]) -> None:
     session.info.setdefault(TOUCHED, set()).update(tenant_ids)
 
 
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+@lru_cache(maxsize=1)
+def _target() -> tuple[redis.Redis, str]:
+    """The Redis client and key prefix, looked up once: a bump follows every ledger commit."""
+    settings = get_settings()
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2), settings.redis_prefix
 
 
 def key(prefix: str, tenant_id: int) -> str:
@@ -39,11 +41,11 @@ def key(prefix: str, tenant_id: int) -> str:
 
 
 def bump(tenant_ids: Iterable[int]) -> None:
-    settings = get_settings()
+    client, prefix = _target()
     try:
-        pipe = _client(settings.redis_url).pipeline(transaction=False)
+        pipe = client.pipeline(transaction=False)
         for tenant_id in sorted(set(tenant_ids)):
-            pipe.incr(key(settings.redis_prefix, tenant_id))
+            pipe.incr(key(prefix, tenant_id))
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("could not bump money version of tenants %s: %s", sorted(tenant_ids), exc)
