@@ -8,6 +8,7 @@ import gevent
 from gevent.server import StreamServer
 
 from controlplane.clock import Clock
+from controlplane.db import get_engine
 from controlplane.esl.call_flow import CallFlow
 from controlplane.esl.cdr_writer import BatchWriter
 from controlplane.esl.channel import CallChannel
@@ -81,6 +82,21 @@ class _WakeUp:
 WAKE_UP = _WakeUp()
 
 
+def warm_database_pool(size: int) -> None:
+    """Open the pool's connections before the first call, not while a burst of calls waits on
+    each one's handshake (a down database is fine here: calls then find out for themselves)."""
+    engine = get_engine()
+
+    def open_one() -> None:
+        with engine.connect():
+            gevent.sleep(0.05)  # held a moment, so the others open connections of their own
+
+    try:
+        gevent.joinall([gevent.spawn(open_one) for _ in range(size)], timeout=10, raise_error=True)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("database pool not warmed: %s", exc)
+
+
 class Controller:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
@@ -94,6 +110,7 @@ class Controller:
         self.greenlets: list[gevent.Greenlet] = []
 
     def start(self) -> None:
+        warm_database_pool(self.settings.db_pool_size)
         self.server.start()
         self.greenlets = [gevent.spawn(self.ctx.timers.listen), gevent.spawn(self.sync.run)]
         log.info("controller %s listening on %s:%s", self.ctx.name, *self.server.address)
