@@ -72,3 +72,39 @@ def test_a_kept_balance_is_read_again_once_a_ledger_commit_bumps_its_version(ses
     assert cache.peek(tenant.id, moved, now + dt.timedelta(days=30)) is None  # a new month: its spend restarts
     clock.now += 10  # past the ttl a reading is not trusted even if no bump arrived
     assert cache.peek(tenant.id, moved, now) is None
+
+
+def test_a_balance_this_process_changes_follows_in_its_cache_unless_someone_else_moved_it(session,
+                                                                                         redis_client) -> None:
+    import datetime as dt
+    from decimal import Decimal as D
+
+    from controlplane.models import LedgerKind
+    from controlplane.services import ledger, money_version
+    from controlplane.services.live_calls import LiveCalls
+    from controlplane.services.tenants import create_tenant, ensure_operator
+
+    ensure_operator(session)
+    tenant = create_tenant(session, name="acme", realm="acme.example.com")
+    tenant.monthly_spend_cap = D("100")
+    ledger.add_credit(session, tenant, "10", "top-up", "admin")
+    session.commit()
+    live, now = LiveCalls.connect(), dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    cache = DecisionCache(ttl=2).money
+    money_version.listeners.append(cache.posted)
+    try:
+        version = live.snapshot(tenant.id).money_version
+        assert cache.get(session, tenant.id, version, now).budget == D("10")
+        session.commit()
+        ledger.post(session, tenant.id, D("-4"), LedgerKind.CALL, reference="call:y")
+        session.commit()
+        moved = live.snapshot(tenant.id).money_version
+        kept = cache.peek(tenant.id, moved, now)  # followed without a query
+        assert kept is not None and (kept.balance, kept.spent_this_month) == (D("6"), D("4"))
+        # Another process changes the balance (here: only its bump is seen) before ours commits.
+        redis_client.incr(money_version.key(live.prefix, tenant.id))
+        ledger.post(session, tenant.id, D("-1"), LedgerKind.CALL, reference="call:z")
+        session.commit()
+        assert cache.peek(tenant.id, live.snapshot(tenant.id).money_version, now) is None  # read again
+    finally:
+        money_version.listeners.remove(cache.posted)

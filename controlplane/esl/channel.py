@@ -30,7 +30,8 @@ COMMAND_TIMEOUT = 10.0
 class CallChannel:
     def __init__(self, session: OutboundSession) -> None:
         self.session = session
-        self.data = Event(session.session_data or {})
+        data = session.session_data or {}
+        self.data = data if isinstance(data, Event) else Event(data)
         self.uuid: str = self.data.get("Unique-ID") or self.data.get("Channel-Unique-ID", "")
         self.events: Queue[Event] = Queue()
         self.hung_up = False

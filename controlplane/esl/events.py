@@ -65,24 +65,40 @@ class Variables(Mapping[str, str]):
         return sum(1 for _ in self)
 
 
-def parse_plain(text: str) -> Event:
-    """A text/event-plain body: `Name: value` lines up to a blank line, then an optional body."""
-    head, _, body = text.partition("\n\n")
+def parse_headers(text: str) -> Event:
+    """`Name: value` lines, values left encoded (decoded when read)."""
     headers: dict[str, str] = {}
-    for line in head.split("\n"):
+    for line in text.split("\n"):
         name, sep, value = line.partition(": ")
         if sep:
             headers[name] = value
-    event = Event(headers, encoded=True)
+    return Event(headers, encoded=True)
+
+
+def parse_plain(text: str) -> Event:
+    """A text/event-plain body: `Name: value` lines up to a blank line, then an optional body."""
+    head, _, body = text.partition("\n\n")
+    event = parse_headers(head)
     if body:
         dict.__setitem__(event, "_body", body)
     return event
 
 
+class Message:
+    """One message from FreeSWITCH as greenswitch's session hands it around."""
+
+    __slots__ = ("headers", "data")
+
+    def __init__(self, headers: Event) -> None:
+        self.headers = headers
+        self.data: str | None = None
+
+
 class ControllerSession(OutboundSession):
-    """greenswitch's outbound session, with events parsed by `parse_plain` and commands that
-    may be pipelined: FreeSWITCH reads a socket's commands in order and answers each in turn
-    (mod_event_socket runs `api` in line and queues `sendmsg`), so several can go in one write."""
+    """greenswitch's outbound session with our reader: each header block parsed once (values
+    decoded when read), every message's body read (a disconnect notice's too), events parsed by
+    `parse_plain`. Commands may be pipelined: FreeSWITCH reads a socket's commands in order and
+    answers each in turn (mod_event_socket runs `api` in line and queues `sendmsg`)."""
 
     def send_many(self, commands: list[str]) -> list[AsyncResult]:
         """Send the commands in one write; each reply arrives in its AsyncResult, in order."""
@@ -93,11 +109,46 @@ class ControllerSession(OutboundSession):
         self.sock.sendall("".join(f"{command}\n\n" for command in commands).encode("utf-8"))
         return replies
 
-    def handle_event(self, event: object) -> None:
-        headers = event.headers
-        if headers.get("Content-Type") != "text/event-plain":
-            super().handle_event(event)
-            return
-        event.headers = parse_plain(self._read_socket(self.sock_file, int(headers["Content-Length"])))
-        dict.__setitem__(event.headers, "Content-Type", "text/event-plain")
-        self._esl_event_queue.put(event)
+    def receive_events(self) -> None:
+        lines: list[bytes] = []
+        while self._run:
+            try:
+                line = self.sock_file.readline()
+            except Exception:  # noqa: BLE001 - a closed or broken socket ends the session
+                line = b""
+            if not line:
+                self._run = False
+                self.connected = False
+                break
+            if line != b"\n":
+                lines.append(line)
+            elif lines:
+                self.handle_event(Message(parse_headers(b"".join(lines).decode("utf-8"))))
+                lines = []
+
+    def handle_event(self, message: Message) -> None:
+        headers = message.headers
+        kind = headers.get("Content-Type")
+        length = int(headers.get("Content-Length") or 0)
+        body = self._read_socket(self.sock_file, length) if length else ""
+        if kind == "text/event-plain":
+            message.headers = parse_plain(body)
+            dict.__setitem__(message.headers, "Content-Type", kind)
+            self._esl_event_queue.put(message)
+        elif kind in ("command/reply", "api/response"):
+            message.data = headers.get("Reply-Text") if kind == "command/reply" else body
+            if self._commands_sent:
+                self._commands_sent.pop(0).set(message)
+        elif kind == "text/disconnect-notice":
+            if headers.get("Content-Disposition") == "linger":
+                self._lingering = True
+            else:
+                self.connected = False
+            self._esl_event_queue.put(message)
+        elif kind in ("auth/request", "text/rude-rejection"):
+            if kind == "text/rude-rejection":
+                self.connected = False
+            self._auth_request_event.set()
+        else:
+            message.data = body
+            self._esl_event_queue.put(message)

@@ -17,6 +17,7 @@ from controlplane.esl.events import ControllerSession
 from controlplane.esl.nodes import parse_nodes
 from controlplane.esl.sync import ChannelSync
 from controlplane.esl.timers import BalanceTimers
+from controlplane.services import money_version
 from controlplane.services.call_decisions import DecisionCache
 from controlplane.services.live_calls import LiveCalls
 from controlplane.settings import Settings, get_settings
@@ -34,6 +35,8 @@ def build_context(settings: Settings) -> ControllerContext:
         dial=DialStrings(settings.fs_profile, settings.kamailio_sip, settings.leg_timeout),
     )
     ctx.timers = BalanceTimers(ctx, parse_nodes(settings.fs_nodes))
+    # Balances this process changes itself (its CDR writer) follow in its money cache at once.
+    money_version.listeners.append(ctx.decisions.money.posted)
     return ctx
 
 

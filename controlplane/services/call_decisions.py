@@ -100,16 +100,26 @@ MONEY_QUERY = select(Tenant.balance, Tenant.credit_limit, Tenant.billing_type, T
 class Money:
     """A tenant's money: what it may still spend, and this month's spend against its cap."""
 
-    budget: Decimal
+    balance: Decimal
+    credit_limit: Decimal
+    postpaid: bool
     spent_this_month: Decimal
     monthly_cap: Decimal | None
+
+    @property
+    def budget(self) -> Decimal:
+        return budget(self.balance, self.credit_limit, self.postpaid, self.monthly_cap, self.spent_this_month)
+
+    def after(self, change: Decimal, calls: Decimal) -> Money:
+        """The same money once `change` was posted, `calls` of it for calls (negative: debits)."""
+        return dataclasses.replace(self, balance=self.balance + change, spent_this_month=self.spent_this_month - calls)
 
 
 def money_of(session: Session, tenant_id: int, now: dt.datetime) -> Money:
     row = session.connection().execute(MONEY_QUERY, {"tenant_id": tenant_id}).one()  # Core: no ORM overhead
     spent = month_spend(session, tenant_id, now) if row.monthly_spend_cap is not None else Decimal(0)
-    return Money(budget(row.balance, row.credit_limit, row.billing_type == BillingType.POSTPAID,
-                        row.monthly_spend_cap, spent), spent, row.monthly_spend_cap)
+    return Money(row.balance, row.credit_limit, row.billing_type == BillingType.POSTPAID, spent,
+                 row.monthly_spend_cap)
 
 
 class MoneyCache:
@@ -122,6 +132,14 @@ class MoneyCache:
         self.ttl = get_settings().money_cache_ttl if ttl is None else ttl
         self.clock = clock
         self._items: dict[int, tuple[str, float, dt.date, Money]] = {}
+
+    def posted(self, tenant_id: int, version: int, change: Decimal, calls: Decimal) -> None:
+        """This process committed `change` and its bump made the version `version`. If the kept
+        reading is of the version just before, no one else changed the balance since it was read
+        (they would have bumped too): the new money follows without asking MariaDB."""
+        hit = self._items.get(tenant_id)
+        if hit is not None and int(hit[0] or 0) == version - 1:
+            self._items[tenant_id] = (str(version), hit[1], hit[2], hit[3].after(change, calls))
 
     def peek(self, tenant_id: int, version: str, now: dt.datetime) -> Money | None:
         """The kept reading if it still holds, else None (no database touched)."""

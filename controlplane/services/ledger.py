@@ -79,9 +79,13 @@ def post_many(session: Session, postings: list[Posting], balances: dict[int, Dec
         session.connection().execute(LEDGER_INSERT, rows)
     except IntegrityError as exc:
         raise DuplicateEntry(", ".join(str(p.reference) for p in postings)) from exc
-    touched = {p.tenant_id for p in postings}
-    session.connection().execute(BALANCE_UPDATE, [{"tenant_id": t, "balance": balances[t]} for t in sorted(touched)])
-    money_version.touched(session, touched)
+    changes: dict[int, tuple[Decimal, Decimal]] = {}
+    for row in rows:
+        change, calls = changes.get(row["tenant_id"], (ZERO, ZERO))
+        changes[row["tenant_id"]] = (change + row["amount"], calls + (row["amount"] if row["kind"] == LedgerKind.CALL
+                                                                       else ZERO))
+    session.connection().execute(BALANCE_UPDATE, [{"tenant_id": t, "balance": balances[t]} for t in sorted(changes)])
+    money_version.touched(session, changes)
     return rows
 
 

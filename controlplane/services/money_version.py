@@ -10,7 +10,8 @@ re-read after MoneyCache's ttl.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable
+from decimal import Decimal
 from functools import lru_cache
 
 import redis
@@ -22,11 +23,18 @@ from controlplane.settings import get_settings
 log = logging.getLogger(__name__)
 
 TOUCHED = "cp_money_touched"
+# Told of every bump this process makes: (tenant id, new version, balance change, of which calls).
+Listener = Callable[[int, int, Decimal, Decimal], None]
+listeners: list[Listener] = []
 
 
-def touched(session: Session, tenant_ids: Iterable[int]) -> None:
-    """The session has changed these tenants' balances: bump them once it commits."""
-    session.info.setdefault(TOUCHED, set()).update(tenant_ids)
+def touched(session: Session, changes: dict[int, tuple[Decimal, Decimal]]) -> None:
+    """The session has changed these tenants' balances (change, of which calls): bump them once
+    it commits."""
+    pending = session.info.setdefault(TOUCHED, {})
+    for tenant_id, (change, calls) in changes.items():
+        before = pending.get(tenant_id, (Decimal(0), Decimal(0)))
+        pending[tenant_id] = (before[0] + change, before[1] + calls)
 
 
 @lru_cache(maxsize=1)
@@ -40,22 +48,27 @@ def key(prefix: str, tenant_id: int) -> str:
     return f"{prefix}tenant:{tenant_id}:money"
 
 
-def bump(tenant_ids: Iterable[int]) -> None:
+def bump(changes: dict[int, tuple[Decimal, Decimal]]) -> None:
     client, prefix = _target()
+    ids = sorted(changes)
     try:
         pipe = client.pipeline(transaction=False)
-        for tenant_id in sorted(set(tenant_ids)):
+        for tenant_id in ids:
             pipe.incr(key(prefix, tenant_id))
-        pipe.execute()
+        versions = pipe.execute()
     except redis.RedisError as exc:
-        log.warning("could not bump money version of tenants %s: %s", sorted(tenant_ids), exc)
+        log.warning("could not bump money version of tenants %s: %s", ids, exc)
+        return
+    for tenant_id, version in zip(ids, versions, strict=True):
+        for listener in listeners:
+            listener(tenant_id, int(version), *changes[tenant_id])
 
 
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
-    ids = session.info.pop(TOUCHED, None)
-    if ids:
-        bump(ids)
+    changes = session.info.pop(TOUCHED, None)
+    if changes:
+        bump(changes)
 
 
 @event.listens_for(Session, "after_rollback")
