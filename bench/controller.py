@@ -1,10 +1,13 @@
-"""Controller benchmark: one controller process driven by the FreeSWITCH stand-in.
+"""Controller benchmark: one controller process driven by the FreeSWITCH stand-in's calls.
 
-Prints, in one run: calls per second, decision latency p50/p99 (call arrival -> bridge command,
-measured on the FreeSWITCH side), CDR writes per second; and beside them the same figures for
-a baseline outbound-ESL app that bridges at once without deciding anything (the protocol floor).
+Prints, in one run: calls set up per second, decision latency p50/p99 (call arrival -> bridge
+command, measured on the FreeSWITCH side), CDR writes per second and CPU per call of each process;
+and beside them the same figures for a baseline outbound-ESL app that bridges at once without
+deciding anything (the protocol floor). The load is one stand-in call, recorded against the
+process under test and replayed for every call (bench/esl_load.py).
 
 Run: .venv/bin/python bench/controller.py [--calls 2000] [--rate 200] [--hold 1.0]
+CP_BENCH_DUMP=/tmp/lat also writes "<arrival s> <latency ms>" per call to /tmp/lat.<port>.
 """
 
 from __future__ import annotations
