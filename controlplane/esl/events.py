@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from urllib.parse import unquote
 
+import gevent
 from gevent.event import AsyncResult
 from greenswitch.esl import NotConnectedError, OutboundSession
 
@@ -97,8 +98,25 @@ class Message:
 class ControllerSession(OutboundSession):
     """greenswitch's outbound session with our reader: each header block parsed once (values
     decoded when read), every message's body read (a disconnect notice's too), events parsed by
-    `parse_plain`. Commands may be pipelined: FreeSWITCH reads a socket's commands in order and
-    answers each in turn (mod_event_socket runs `api` in line and queues `sendmsg`)."""
+    `parse_plain` and handed to their handlers by the reader itself (every handler here only
+    records or queues, so greenswitch's second greenlet and queue hop per event are not needed).
+    Commands may be pipelined: FreeSWITCH reads a socket's commands in order and answers each in
+    turn (mod_event_socket runs `api` in line and queues `sendmsg`)."""
+
+    def start_event_handlers(self) -> None:
+        self._receive_events_greenlet = gevent.spawn(self.receive_events)
+
+    def _deliver(self, message: Message) -> None:
+        """greenswitch's process_events choice of handlers, for one message."""
+        headers = message.headers
+        if headers.get("Content-Type") == "text/disconnect-notice":
+            handlers = self.event_handlers.get("DISCONNECT")
+        elif headers.get("Event-Name") == "CUSTOM":
+            handlers = self.event_handlers.get(headers.get("Event-Subclass"))
+        else:
+            handlers = self.event_handlers.get(headers.get("Event-Name"))
+        for handler in handlers or self.event_handlers.get("*") or ():
+            self._safe_exec_handler(handler, message)
 
     def send_many(self, commands: list[str]) -> list[AsyncResult]:
         """Send the commands in one write; each reply arrives in its AsyncResult, in order."""
@@ -134,7 +152,7 @@ class ControllerSession(OutboundSession):
         if kind == "text/event-plain":
             message.headers = parse_plain(body)
             dict.__setitem__(message.headers, "Content-Type", kind)
-            self._esl_event_queue.put(message)
+            self._deliver(message)
         elif kind in ("command/reply", "api/response"):
             message.data = headers.get("Reply-Text") if kind == "command/reply" else body
             if self._commands_sent:
@@ -144,11 +162,11 @@ class ControllerSession(OutboundSession):
                 self._lingering = True
             else:
                 self.connected = False
-            self._esl_event_queue.put(message)
+            self._deliver(message)
         elif kind in ("auth/request", "text/rude-rejection"):
             if kind == "text/rude-rejection":
                 self.connected = False
             self._auth_request_event.set()
         else:
             message.data = body
-            self._esl_event_queue.put(message)
+            self._deliver(message)

@@ -57,11 +57,10 @@ def handle_connection(ctx: ControllerContext, sock: object, address: tuple[str, 
 
 
 def close_session(session: ControllerSession) -> None:
-    """Say goodbye, close the socket, and let greenswitch's two greenlets end by themselves.
+    """Say goodbye, close the socket, and let the session's reader end by itself with it.
 
-    Killing them would leave each a GreenletExit whose traceback holds the session, a cycle only
-    the collector's full pass frees; at hundreds of calls a second those passes stall every call.
-    The reader ends with the socket; the event processor on the wake-up below.
+    Killing it would leave a GreenletExit whose traceback holds the session, a cycle only the
+    collector's full pass frees; at hundreds of calls a second those passes stall every call.
     """
     try:
         if session.connected:
@@ -74,15 +73,7 @@ def close_session(session: ControllerSession) -> None:
         session.sock.close()
     except OSError:
         pass
-    session._esl_event_queue.put(WAKE_UP)
     session.event_handlers.clear()
-
-
-class _WakeUp:
-    headers: dict[str, str] = {}
-
-
-WAKE_UP = _WakeUp()
 
 
 def warm_database_pool(size: int) -> None:
