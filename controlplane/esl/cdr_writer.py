@@ -1,14 +1,17 @@
 """The controller's CDR writer: calls that end together are written in one transaction.
 
 Each call's greenlet hands its record over and waits for the outcome; one writer greenlet takes
-whatever has queued meanwhile and writes it with `write_all_once` (one tenant lock, one
-multi-row insert for the ledger and one for the CDRs, one commit). Under load that is one
-transaction per batch instead of one per call; a lone call is written at once.
+the first record, gathers what else arrives within `GATHER` seconds (up to MAX_BATCH), and writes
+them with `write_all_once` (one tenant lock, one multi-row insert for the ledger and one for the
+CDRs, one commit). A transaction costs about ten times the CPU of one more row in it, so at
+hundreds of calls a second this is most of the writer's cost saved, for a record written up to
+`GATHER` seconds later (the call has ended; nobody waits on it but its own greenlet).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import gevent
@@ -21,13 +24,15 @@ from controlplane.services.cdrs import write_all_once
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 200
+GATHER = 0.05
 
 
 class BatchWriter:
     def __init__(self, write_all: Callable[[list[CallRecord]], list[str]] = write_all_once,
-                 max_batch: int = MAX_BATCH) -> None:
+                 max_batch: int = MAX_BATCH, gather: float = GATHER) -> None:
         self.write_all = write_all
         self.max_batch = max_batch
+        self.gather = gather
         self.queue: Queue[tuple[CallRecord, AsyncResult]] = Queue()
         self.greenlet: gevent.Greenlet | None = None
 
@@ -42,9 +47,10 @@ class BatchWriter:
     def _run(self) -> None:
         while True:
             batch = [self.queue.get()]
+            until = time.monotonic() + self.gather
             while len(batch) < self.max_batch:
                 try:
-                    batch.append(self.queue.get_nowait())
+                    batch.append(self.queue.get(timeout=max(0.0, until - time.monotonic())))
                 except Empty:
                     break
             self._write(batch)
