@@ -91,7 +91,7 @@ class BalanceTimers:
             when = deadline(money, self.ctx.live.running(tenant_id), now)
         if when is not None and when >= now + HORIZON - 1:
             when = math.inf  # the credit outlasts the horizon: nothing to re-arm until it does not
-        self.ctx.live.publish_deadline(tenant_id, when)
+        self.ctx.live.publish_deadline(tenant_id, when, snap.deadline_message)
         if new is not None and tenant_id in self.applied and self.applied[tenant_id] == when:
             self._arm(new, when)
         else:

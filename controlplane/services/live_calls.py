@@ -129,6 +129,7 @@ class Snapshot:
     tenant_calls: int
     burn: tuple[int, int, int]  # summed credit.burn_terms (F, P, W) of the tenant's calls in flight
     money_version: str  # bumped after every committed change of the tenant's balance (money_version.py)
+    deadline_message: str | None = None  # the tenant's cut as last published, by any controller
 
     def burn_bound(self, t: float) -> Decimal:
         """An upper bound of what the tenant's calls in flight will have cost by time t."""
@@ -150,7 +151,6 @@ class LiveCalls:
     client: redis.Redis
     prefix: str
     _ratings: dict[str, tuple[RateMatch, RatingContext, Decimal]] = field(default_factory=dict, repr=False)
-    _published: dict[int, float | None] = field(default_factory=dict, repr=False)
     _scripts: dict[str, object] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -229,8 +229,10 @@ class LiveCalls:
         pipe.scard(self.key("tenant", tenant_id, "calls"))
         pipe.hmget(self.key("tenant", tenant_id, "burn"), "F", "P", "W")
         pipe.get(self.key("tenant", tenant_id, "money"))
-        account_calls, tenant_calls, burn, version = pipe.execute()
-        return Snapshot(int(account_calls), int(tenant_calls), tuple(int(v or 0) for v in burn), version or "")
+        pipe.get(self.key("tenant", tenant_id, "deadline"))
+        account_calls, tenant_calls, burn, version, deadline = pipe.execute()
+        return Snapshot(int(account_calls), int(tenant_calls), tuple(int(v or 0) for v in burn), version or "",
+                        deadline)
 
     def count(self, scope: str, ident: object) -> int:
         return int(self.client.scard(self.key(scope, ident, "calls")))
@@ -265,14 +267,16 @@ class LiveCalls:
         return calls
 
     # --- deadlines ---------------------------------------------------------------------------
-    def publish_deadline(self, tenant_id: int, deadline: float | None) -> None:
-        """Tell every controller where the account's cut now is (only when it moved)."""
-        if tenant_id in self._published and self._published[tenant_id] == deadline:
-            return
-        self._published[tenant_id] = deadline
+    def publish_deadline(self, tenant_id: int, deadline: float | None, seen: str | None = None) -> None:
+        """Tell every controller where the account's cut now is, unless the last one published
+        (by any controller; `seen`, read with the snapshot) says so already."""
         message = json.dumps({"tenant": tenant_id, "deadline": deadline})
-        self.client.set(self.key("tenant", tenant_id, "deadline"), message)
-        self.client.publish(self.key("deadline"), message)
+        if message == seen:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self.key("tenant", tenant_id, "deadline"), message)
+        pipe.publish(self.key("deadline"), message)
+        pipe.execute()
 
     def request_recompute(self, tenant_id: int) -> None:
         self.client.publish(self.key("deadline"), json.dumps({"tenant": tenant_id, "recompute": True}))
