@@ -18,7 +18,7 @@ def test_admission_answer_and_end_leave_nothing_behind(redis_client) -> None:
     assert live.admit("u2", T, A, 2, 5, fields, (1500, 10_000), 1001.0) == ADMITTED
     assert live.admit("u3", T, A, 2, 5, fields, (1500, 10_000), 1001.0) == ACCOUNT_FULL
     assert live.admit("u3", T, A + 1, 2, 2, dict(fields, account=A + 1), (0, 0), 1001.0) == TENANT_FULL
-    assert live.take_channel("u1", 11, 1, "carrier-a") and not live.take_channel("u2", 11, 1, "carrier-a")
+    assert live.take_channel("u1", T, 1, "carrier-a") and not live.take_channel("u2", T, 1, "carrier-a")
     live.answered("u1", T, 1002.5)
     snap = live.snapshot(T, A)
     assert (snap.account_calls, snap.tenant_calls, snap.burn) == (2, 2, (3000, 20_000, 20_000 * 1000 + 10_000))
@@ -26,12 +26,12 @@ def test_admission_answer_and_end_leave_nothing_behind(redis_client) -> None:
     billing = live.client.hgetall(live.key("tenant", T, "billing"))
     assert billing["u1"].startswith("1002.5|") and billing["u2"].startswith("|")  # u2 still rings
     ended = live.end("u1")
-    assert ended.info["trunk"] == "11" and ended.tenant_calls == 1 and ended.deadline is None
+    assert ended.info["trunk"] == str(T) and ended.tenant_calls == 1 and ended.deadline is None
     live.end("u2")
     snap = live.snapshot(T, A)
     assert (snap.account_calls, snap.tenant_calls, snap.burn) == (0, 0, (0, 0, 0))
     assert not live.client.exists(live.key("call:u1"), live.key("call:u2"))
-    for name in ("calls", f"tenant:{T}:calls", f"account:{A}:calls", "trunk:11:calls", "node:fs-node-1:calls"):
+    for name in ("calls", f"tenant:{T}:calls", f"account:{A}:calls", f"trunk:{T}:calls", "node:fs-node-1:calls"):
         assert not {"u1", "u2"} & live.client.smembers(live.key(name)), name
     assert live.client.hmget(live.key(f"tenant:{T}:billing"), "u1", "u2") == [None, None]
     assert not live.update("u1", state="late")  # an update after the end resurrects nothing
