@@ -37,7 +37,7 @@ class DuplicateEntry(Exception):
 @dataclass(frozen=True)
 class Posting:
     tenant_id: int
-    amount: Decimal
+    amount: Decimal | str  # made a Decimal (never from a float) by post_many
     kind: LedgerKind
     reference: str | None = None
     note: str | None = None
@@ -64,11 +64,14 @@ def post_many(session: Session, postings: list[Posting], balances: dict[int, Dec
         balances.update(lock_tenants(session, missing))
     at = utcnow()
     rows = []
+    changes: dict[int, tuple[Decimal, Decimal]] = {}  # per tenant: the change, and of it for calls
     for posting in postings:
         if posting.tenant_id not in balances:
             raise NotFound(f"tenant {posting.tenant_id} not found")
         value = to_decimal(posting.amount)
         balances[posting.tenant_id] += value
+        change, calls = changes.get(posting.tenant_id, (ZERO, ZERO))
+        changes[posting.tenant_id] = (change + value, calls + value if posting.kind == LedgerKind.CALL else calls)
         rows.append({"tenant_id": posting.tenant_id, "at": at, "kind": posting.kind, "amount": value,
                      "balance_after": balances[posting.tenant_id], "reference": posting.reference,
                      "note": posting.note, "actor": posting.actor})
@@ -79,11 +82,6 @@ def post_many(session: Session, postings: list[Posting], balances: dict[int, Dec
         session.connection().execute(LEDGER_INSERT, rows)
     except IntegrityError as exc:
         raise DuplicateEntry(", ".join(str(p.reference) for p in postings)) from exc
-    changes: dict[int, tuple[Decimal, Decimal]] = {}
-    for row in rows:
-        change, calls = changes.get(row["tenant_id"], (ZERO, ZERO))
-        changes[row["tenant_id"]] = (change + row["amount"], calls + (row["amount"] if row["kind"] == LedgerKind.CALL
-                                                                       else ZERO))
     session.connection().execute(BALANCE_UPDATE, [{"tenant_id": t, "balance": balances[t]} for t in sorted(changes)])
     money_version.touched(session, changes)
     return rows
@@ -92,7 +90,7 @@ def post_many(session: Session, postings: list[Posting], balances: dict[int, Dec
 def post(session: Session, tenant_id: int, amount: Decimal | str, kind: LedgerKind, *,
          reference: str | None = None, note: str | None = None, actor: str = "system") -> LedgerEntry:
     """One posting (see post_many)."""
-    [row] = post_many(session, [Posting(tenant_id, to_decimal(amount), kind, reference, note, actor)])
+    [row] = post_many(session, [Posting(tenant_id, amount, kind, reference, note, actor)])
     return LedgerEntry(**row)
 
 

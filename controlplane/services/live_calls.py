@@ -234,9 +234,6 @@ class LiveCalls:
         return Snapshot(int(account_calls), int(tenant_calls), tuple(int(v or 0) for v in burn), version or "",
                         deadline)
 
-    def count(self, scope: str, ident: object) -> int:
-        return int(self.client.scard(self.key(scope, ident, "calls")))
-
     def uuids(self, scope: str = "calls", ident: object = None) -> set[str]:
         key = self.key("calls") if ident is None else self.key(scope, ident, "calls")
         return set(self.client.smembers(key))
