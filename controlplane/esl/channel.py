@@ -9,9 +9,9 @@ from urllib.parse import unquote
 
 import gevent
 from gevent.queue import Empty, Queue
-from greenswitch.esl import NotConnectedError, OutboundSession, OutboundSessionHasGoneAway
+from greenswitch.esl import NotConnectedError, OutboundSessionHasGoneAway
 
-from controlplane.esl.events import Event
+from controlplane.esl.events import ControllerSession, Event
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +28,9 @@ COMMAND_TIMEOUT = 10.0
 
 
 class CallChannel:
-    def __init__(self, session: OutboundSession) -> None:
+    def __init__(self, session: ControllerSession) -> None:
         self.session = session
-        data = session.session_data or {}
-        self.data = data if isinstance(data, Event) else Event(data)
+        self.data: Event = session.session_data or Event()
         self.uuid: str = self.data.get("Unique-ID") or self.data.get("Channel-Unique-ID", "")
         self.events: Queue[Event] = Queue()
         self.hung_up = False
@@ -42,7 +41,7 @@ class CallChannel:
             session.register_handle(name, self._on_event)
 
     def _on_event(self, raw: object) -> None:
-        event = raw.headers if isinstance(raw.headers, Event) else Event(raw.headers)
+        event: Event = raw.headers  # ControllerSession parses every message into an Event
         name = event.name
         if name == "CHANNEL_HANGUP_COMPLETE":
             self.hung_up = True
