@@ -69,10 +69,13 @@ class CallRecord:
     written_by: str = "controller"
 
     def bill(self, match: RateMatch | None, ctx: RatingContext | None) -> CallPrice | None:
-        """Fill the money fields from the rating core for this record's billsec."""
+        """Fill the money fields from the rating core for this record's billsec.
+
+        Whether it was answered comes from the disposition: an answered 0 s call may still owe
+        its first block (grace 0), an unanswered one never does."""
         if match is None or ctx is None:
             return None
-        price = price_call(self.billsec, match, ctx)
+        price = price_call(self.billsec, match, ctx, answered=self.disposition == "ANSWERED")
         self.rate_prefix = match.row.prefix
         self.rate_source = match.source
         self.destination = self.destination or match.row.destination

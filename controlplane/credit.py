@@ -75,10 +75,11 @@ def available_for_new_call(money: Decimal, calls: Sequence[RunningCall], now: fl
 
 
 def first_block_cost(match: RateMatch, ctx: RatingContext) -> Decimal:
-    """What the first billable second commits the caller to (the initial block)."""
+    """What answering commits the caller to: the price at the first charged second, `grace`
+    (calls shorter than grace are free; with grace 0, the connect fee and initial block at once)."""
     if match.free:
         return ZERO
-    return price_call(match.row.grace + 1, match, ctx).cost
+    return price_call(match.row.grace, match, ctx, answered=True).cost
 
 
 MICROS = Decimal(1_000_000)

@@ -142,9 +142,15 @@ def find_rate(number: str, ctx: RatingContext, now: dt.datetime | None = None) -
     return None
 
 
-def charged_seconds(billsec: int, row: RateRow) -> int:
-    """Seconds billed: 0 inside the grace period, else the initial block plus whole billing blocks."""
-    if billsec <= 0 or billsec <= row.grace:
+def charged_seconds(billsec: int, row: RateRow, answered: bool = True) -> int:
+    """Seconds billed, per PortSIP's billing formula (seed 004, PRODUCT.md C-4).
+
+    An unanswered call and one shorter than the grace period (`billsec < grace`) are free;
+    otherwise the initial block, free seconds after it, then whole billing blocks. So with
+    grace 0 an answered 0 s call pays its first block, and with grace 1 it does not.
+    """
+    billsec = max(billsec, 0)
+    if not answered or billsec < row.grace:
         return 0
     init = row.init
     rest = billsec - init - row.free_seconds
@@ -207,10 +213,14 @@ def level_factors(match: RateMatch, margins: Sequence[Margin]) -> list[tuple[str
     return levels
 
 
-def price_call(billsec: int, match: RateMatch, ctx: RatingContext) -> CallPrice:
-    """Cost at every level of the chain for a call of `billsec` answered seconds, rounded once each."""
+def price_call(billsec: int, match: RateMatch, ctx: RatingContext, answered: bool | None = None) -> CallPrice:
+    """Cost at every level of the chain for a call of `billsec` answered seconds, rounded once each.
+
+    `answered` None means `billsec > 0`: a caller that cannot tell must not charge a call that
+    may never have been answered; the CDR path knows and passes it.
+    """
     row = match.row
-    seconds = 0 if match.free else charged_seconds(billsec, row)
+    seconds = 0 if match.free else charged_seconds(billsec, row, billsec > 0 if answered is None else answered)
     base = unrounded_cost(seconds, row)
     chain = [
         LevelPrice(level, pct, row.rate * factor, round_money(base * factor, ctx.currency))
@@ -225,8 +235,8 @@ def client_factor(match: RateMatch, ctx: RatingContext) -> Decimal:
 
 
 def client_cost(billsec: int, match: RateMatch, ctx: RatingContext, factor: Decimal | None = None) -> Decimal:
-    """`price_call(...).cost` without building the chain: the hot path of shared-credit timers.
-    Same arithmetic and the same single rounding, so the two always agree."""
+    """`price_call(..., answered=True).cost` without building the chain: the hot path of shared-credit
+    timers, which only price answered calls. Same arithmetic and the same single rounding."""
     if match.free:
         return round_money(ZERO, ctx.currency)
     base = unrounded_cost(charged_seconds(billsec, match.row), match.row)

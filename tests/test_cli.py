@@ -82,6 +82,14 @@ def test_operator_flow_and_quote(world: Path, session) -> None:
     ]
 
 
+def test_quote_of_an_answered_zero_second_call_pays_connect_and_first_block(world: Path) -> None:
+    # Grace 0 (PortSIP's formula, seed 004): only calls shorter than grace are free.
+    q = json.loads(cp("quote", "--tenant", "acme", "--number", "9012345", "--billsec", "0").stdout)
+    assert (q["prefix"], q["charged_seconds"], q["billing_blocks"]) == ("90", 30, 1)
+    # (0.01 connect + 30 s x 0.05/60) x 1.10 plan x 1.20 reseller
+    assert [(lv["level"], lv["cost"]) for lv in q["chain"]] == [("wholesale", "0.0385"), ("res1", "0.0462")]
+
+
 def test_postpaid_tenant_and_credit_limit(world: Path, session) -> None:
     cp("tenant", "create", "--name", "bigco", "--realm", "bigco.example.com", "--postpaid", "--credit-limit", "500")
     t = session.scalar(select(Tenant).where(Tenant.name == "bigco"))

@@ -47,7 +47,7 @@ def test_prefix_longer_than_number_is_not_a_match() -> None:
 
 @pytest.mark.parametrize(
     ("billsec", "expected"),
-    [(0, 0), (1, 30), (30, 30), (31, 36), (36, 36), (37, 42), (60, 60), (61, 66)],
+    [(0, 30), (1, 30), (30, 30), (31, 36), (36, 36), (37, 42), (60, 60), (61, 66)],
 )
 def test_charged_seconds_initial_then_whole_blocks(billsec: int, expected: int) -> None:
     assert charged_seconds(billsec, row(init_block=30, billing_block=6)) == expected
@@ -60,10 +60,50 @@ def test_exact_block_boundary_is_not_charged_an_extra_block() -> None:
     assert billing_blocks(120, r) == 2
 
 
-def test_grace_period_is_free_up_to_and_including_grace() -> None:
+def answered_cost(billsec: int, r: RateRow, answered: bool = True) -> D:
+    return price_call(billsec, RateMatch("plan", r), RatingContext(), answered=answered).cost
+
+
+def test_calls_shorter_than_grace_are_free_and_grace_itself_is_charged() -> None:
+    # PortSIP's formula (seed 004): "Calls with durations of less than this value are not charged".
     r = row(rate="1.20", init_block=1, billing_block=1, grace=5)
-    assert cost(5, r) == D("0")
-    assert cost(6, r) == D("0.12")
+    assert charged_seconds(4, r) == 0
+    assert answered_cost(4, r) == D("0")
+    assert charged_seconds(5, r) == 5
+    assert answered_cost(5, r) == D("0.1000")
+    assert answered_cost(6, r) == D("0.1200")
+
+
+def test_grace_zero_charges_an_answered_zero_second_call_its_connect_fee_and_first_block() -> None:
+    r = row(rate="0.60", init_block=30, billing_block=6, connect_charge=D("0.05"))
+    assert charged_seconds(0, r) == 30
+    price = price_call(0, RateMatch("plan", r), RatingContext(), answered=True)
+    assert (price.charged_seconds, price.billing_blocks) == (30, 1)
+    assert price.cost == D("0.3500")  # 0.05 + 30 x 0.60 / 60
+
+
+def test_grace_one_makes_an_answered_zero_second_call_free() -> None:
+    r = row(rate="0.60", init_block=30, billing_block=6, connect_charge=D("0.05"), grace=1)
+    assert charged_seconds(0, r) == 0
+    assert answered_cost(0, r) == D("0")
+    assert answered_cost(1, r) == D("0.3500")
+
+
+@pytest.mark.parametrize("billsec", [0, 1, 60])
+def test_unanswered_call_is_never_charged(billsec: int) -> None:
+    r = row(connect_charge=D("0.10"))
+    assert charged_seconds(billsec, r, answered=False) == 0
+    assert answered_cost(billsec, r, answered=False) == D("0")
+
+
+def test_cdr_record_bills_by_its_disposition() -> None:
+    from controlplane.cdr import CallRecord
+
+    match, context = RateMatch("plan", row(connect_charge=D("0.10"))), RatingContext()
+    answered = CallRecord(uuid="a", direction="outbound", billsec=0, disposition="ANSWERED")
+    assert answered.bill(match, context).cost == D("0.1100")  # 0.10 + 1 s x 0.60 / 60
+    missed = CallRecord(uuid="m", direction="outbound", billsec=0, disposition="NO ANSWER")
+    assert missed.bill(match, context).cost == D("0")
 
 
 def test_free_seconds_come_off_after_the_initial_block() -> None:
@@ -98,7 +138,7 @@ def test_rounding_happens_once_half_up_at_currency_precision() -> None:
     assert cost(1, r2) == D("0.0000")
 
 
-def test_unanswered_costs_nothing_even_with_connect_charge() -> None:
+def test_price_call_without_answered_treats_zero_seconds_as_unanswered() -> None:
     assert cost(0, row(connect_charge=D("0.10"))) == D("0")
 
 
@@ -180,6 +220,9 @@ def test_first_block_decides_whether_a_call_may_start() -> None:
     r = row(rate="0.60", init_block=60, billing_block=60)
     assert first_block_cost(RateMatch("plan", r), ctx()) == D("0.60")
     assert first_block_cost(RateMatch("plan", r), ctx()) > D("0.59")
+    # The first charged second is `grace` itself: with grace 60 that is already a second block.
+    graced = row(rate="0.60", init_block=30, billing_block=30, grace=60)
+    assert first_block_cost(RateMatch("plan", graced), ctx()) == D("0.60")
 
 
 @pytest.mark.parametrize("billsec", [0, 1, 5, 29, 30, 31, 61, 3599])
@@ -188,4 +231,4 @@ def test_client_cost_is_the_chain_last_level(billsec: int) -> None:
             grace=3, free_seconds=4, surcharge_pct=D("7.5"))
     context = ctx(plan_markup_pct=D("12.5"), margins=[Margin("r1", D("20")), Margin("r2", D("3.3"))])
     match = RateMatch("plan", r, D("12.5"))
-    assert client_cost(billsec, match, context) == price_call(billsec, match, context).cost
+    assert client_cost(billsec, match, context) == price_call(billsec, match, context, answered=True).cost

@@ -181,7 +181,7 @@ def quote(session: Session, tenant: Tenant, dialed: str, billsec: int, account: 
     match = find_rate(number, ctx, now)
     if match is None:
         raise NotFound(f"no rate for {number}: the call would be refused (404)")
-    price = price_call(billsec, match, ctx)
+    price = price_call(billsec, match, ctx, answered=True)  # a dry run prices an answered call
     request = route_request(number, match, load_routing(session, cache),
                             trunk_group_of(session, account.trunk_group_id) if account else (),
                             account.trunk_id if account else None)
