@@ -215,7 +215,8 @@ def derive(snapshot: Snapshot, fs_setid: int = 1, resolve: Resolver = resolve_ho
     for node in snapshot.nodes:
         if not node.active:
             continue
-        dest = f"sip:{node.host}:{node.port}" + (f";transport={node.transport}" if node.transport != "udp" else "")
+        host = f"[{node.host}]" if ":" in node.host else node.host  # an IPv6 address in a SIP URI
+        dest = f"sip:{host}:{node.port}" + (f";transport={node.transport}" if node.transport != "udp" else "")
         dispatcher.add((fs_setid, dest, 0, 0, f"weight={node.weight};duid=node-{node.id}", node.name[:64]))
 
     return KamailioTables(

@@ -24,6 +24,13 @@ class MediaNode(Timestamped, Base):
     transport: Mapped[str] = mapped_column(String(8), default="udp")
     weight: Mapped[int] = mapped_column(Integer, default=50)
     status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE)
+    # Inbound event socket the controller and `calls hangup` use (uuid_kill, uuid_exists).
+    # esl_host None means the SIP host. The name must be the node's FreeSWITCH-Hostname (switchname).
+    esl_host: Mapped[str | None] = mapped_column(String(190))
+    esl_port: Mapped[int] = mapped_column(Integer, default=8021, server_default="8021")
+    # Kept as given, not hashed: FreeSWITCH's ESL authenticates with the cleartext password
+    # (`auth <password>`), so the controller must be able to send it. None: FreeSWITCH's default.
+    esl_password: Mapped[str | None] = mapped_column(String(128))
 
 
 class IpListAction(enum.StrEnum):

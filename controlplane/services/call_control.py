@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from controlplane.errors import DomainError, NotFound
-from controlplane.esl.nodes import NodeAddress, parse_nodes
+from controlplane.esl.nodes import NodeAddress
 from controlplane.services.live_calls import LiveCalls
-from controlplane.settings import get_settings
 
 
 class NodeError(DomainError):
@@ -68,16 +67,27 @@ def esl_api(node: NodeAddress, command: str, timeout_ms: int = 3000) -> str:
         conn.disconnect()
 
 
+def registered_addresses() -> dict[str, NodeAddress]:
+    """`nodes.node_addresses` in a short read-only session of its own, for plain processes."""
+    from controlplane.db import session_scope
+    from controlplane.services.nodes import node_addresses
+
+    with session_scope() as session:
+        return node_addresses(session)
+
+
 def hangup_call(live: LiveCalls, uuid: str, cause: str = "NORMAL_CLEARING",
                 nodes: dict[str, NodeAddress] | None = None) -> str:
     """`uuid_kill` on the node that has the call; the CDR then follows the usual path."""
     info = live.get(uuid)
     if not info:
         raise NotFound(f"no call {uuid} in flight")
-    nodes = nodes if nodes is not None else parse_nodes(get_settings().fs_nodes)
+    if nodes is None:
+        nodes = registered_addresses()
     node = nodes.get(info.get("node", ""))
     if node is None:
-        raise NodeError(f"call {uuid} runs on node {info.get('node')!r}, which has no ESL address (CP_FS_NODES)")
+        raise NodeError(f"call {uuid} runs on node {info.get('node')!r}, which has no ESL address "
+                        "(`controlplane node list`; CP_FS_NODES when no node is registered)")
     result = esl_api(node, f"uuid_kill {uuid} {cause}").strip()
     if not result.startswith("+OK"):
         raise NodeError(f"node {node.name} refused: {result}")

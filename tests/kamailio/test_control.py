@@ -114,3 +114,22 @@ def test_derive_tenancy_rules():
     assert ("198.51.100.9:5080", 0, 1, "8") in t.htable
     # Pure: same input, same output.
     assert derive(_rows(), fs_setid=3, resolve=lambda h: [h]) == t
+
+
+def test_node_commands_reload_kamailios_dispatcher(edge, session):
+    """`controlplane node add/disable` run the edge sync: a running Kamailio picks the change up."""
+    from click.testing import CliRunner
+
+    from controlplane.cli import main
+
+    def run(*args: str):  # noqa: ANN202
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0 and not result.stderr, result.output
+        return result
+
+    session.commit()
+    run("node", "add", "--name", "fs-live", "--sip", "127.0.0.1:5098")
+    uris = wait_for(lambda: [n.uri for n in edge.rpc.media_nodes()] or None, what="the node in dispatcher.list")
+    assert uris == ["sip:127.0.0.1:5098"]
+    run("node", "disable", "fs-live")
+    wait_for(lambda: edge.rpc.media_nodes() == [], what="the disabled node out of dispatcher.list")
