@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
@@ -18,16 +20,34 @@ bp = Blueprint("cdr_push", __name__)
 
 
 def _document() -> dict:
-    """mod_json_cdr posts the JSON as the body, or as a `cdr` form field when `encode` is on."""
-    raw = request.form.get("cdr") if request.form else None
-    text = raw if raw is not None else request.get_data(as_text=True)
+    """The JSON CDR, whatever the request says its Content-Type is.
+
+    mod_json_cdr posts the JSON itself, or `cdr=<url-encoded JSON>` (`encode=true`), or
+    `cdr=<base64>` (`encode=base64`). Its `disable-100-continue` replaces the request's header list
+    with `Expect:` alone, so the JSON goes out as curl's default
+    `application/x-www-form-urlencoded` (mod_json_cdr.c, v1.10.12): letting Flask parse that
+    as a form consumed the body and refused every push from a real node with 400. So the body is
+    read raw and recognised by its first bytes.
+    """
+    raw = request.get_data(cache=False, as_text=False, parse_form_data=False)
     try:
+        text = _cdr_text(raw)
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, binascii.Error):
         abort(400, "body is not a JSON CDR")
     if not isinstance(document, dict) or not isinstance(document.get("variables"), dict):
         abort(400, "JSON CDR without variables")
     return document
+
+
+def _cdr_text(raw: bytes) -> str:
+    body = raw.strip()
+    if not body.startswith(b"cdr="):
+        return body.decode()
+    value = body[4:]
+    if value[:1] in (b"{", b"%"):  # encode=true: url-encoded JSON
+        return unquote_to_bytes(value.replace(b"+", b" ")).decode()
+    return base64.b64decode(value, validate=False).decode()  # encode=base64
 
 
 def _live_calls() -> LiveCalls:
