@@ -7,8 +7,10 @@ web app receives FreeSWITCH's JSON CDR push.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +21,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from controlplane.freeswitch.render import render
 from controlplane.models import Tenant
 from controlplane.services.accounts import create_sip_account
 from controlplane.services.carriers import create_carrier
@@ -26,12 +29,14 @@ from controlplane.services.decks import import_deck
 from controlplane.services.ledger import add_credit
 from controlplane.services.plans import create_plan
 from controlplane.services.tenants import create_tenant, ensure_operator
+from controlplane.settings import Settings
 from controlplane.testing.fs_standin import FreeSwitchStandIn
+from controlplane.testing.fs_standin.jsoncdr import JsonCdrSettings
 from controlplane.testing.net import free_port, wait_port
 from tests.esl.proxy import CuttableProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "standin"))  # esl_client for media.py
-from tests.esl.media import media_node_factory  # noqa: E402,F401  (fixture)
+from tests.esl.media import CDR_PASSWORD, CDR_USER, media_node_factory  # noqa: E402,F401  (fixture)
 
 TIME_SCALE = 10.0  # ten call-seconds per real second
 
@@ -69,11 +74,22 @@ class ControllerProcess:
         return self.log_path.read_text(errors="replace")
 
 
+def production_cdr_settings(web_url: str, err_dir: Path) -> JsonCdrSettings:
+    """mod_json_cdr's settings as `controlplane freeswitch render` writes them for a node posting to
+    `web_url`, read back from the rendered file: the stand-in posts as a production node would."""
+    settings = Settings(web_url=web_url, cdr_user=CDR_USER, cdr_password=CDR_PASSWORD)
+    conf = err_dir.parent / "fs-conf"
+    render(settings, conf, state_dir=err_dir.parent / "fs-state")
+    cdr = JsonCdrSettings.from_xml(conf / "autoload_configs" / "json_cdr.conf.xml")
+    return dataclasses.replace(cdr, err_dir=str(err_dir))
+
+
 class WebServer:
     def __init__(self) -> None:
         from controlplane.web import create_app
 
-        self.server = make_server("127.0.0.1", 0, create_app(), threaded=True)
+        app = create_app({"CDR_PUSH_CREDENTIALS": f"{CDR_USER}:{CDR_PASSWORD}"})
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -82,8 +98,26 @@ class WebServer:
     def cdr_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/v1/cdr/freeswitch"
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
     def stop(self) -> None:
         self.server.shutdown()
+
+
+class BlackHole:
+    """A web server that takes connections and never answers: each CDR POST waits for its timeout,
+    as a hung portal would make it, and the node's HANGUP_COMPLETE waits behind the tries."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 @dataclass
@@ -103,9 +137,11 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
     port = free_port()
     options = request.node.get_closest_marker("rig")
     options = options.kwargs if options else {}
-    fs = FreeSwitchStandIn(controller=("127.0.0.1", port), inbound_port=0, time_scale=TIME_SCALE,
-                           cdr_url=None if options.get("no_cdr_push") else web.cdr_url, cdr_retries=2,
-                           cdr_delay=0.5, cdr_timeout=2.0, cdr_error_dir=str(tmp_path / "cdr-errors"))
+    blackhole = BlackHole() if options.get("cdr_blackhole") else None
+    cdr_web = f"http://127.0.0.1:{blackhole.port}" if blackhole else web.url
+    cdr = None if options.get("no_cdr_push") else production_cdr_settings(cdr_web, tmp_path / "cdr-errors")
+    fs = FreeSwitchStandIn(controller=("127.0.0.1", port), inbound_port=0, time_scale=TIME_SCALE, cdr=cdr,
+                           linger_notice=options.get("linger_notice", "after_cs_hangup"))
     fs.start()
     env = os.environ.copy()
     env.update(
@@ -132,6 +168,8 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
         proxy.cut()
     fs.stop()
     web.stop()
+    if blackhole:
+        blackhole.close()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         print(controller.output()[-5000:])
 
@@ -145,7 +183,8 @@ def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "controller_env(**env): extra environment for the controller process")
-    config.addinivalue_line("markers", "rig(no_cdr_push=False, db_proxy=False): how the test rig is built")
+    config.addinivalue_line("markers", "rig(no_cdr_push=False, db_proxy=False, linger_notice=..., "
+                                       "cdr_blackhole=False): how the test rig is built")
 
 
 @dataclass

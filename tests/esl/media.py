@@ -17,6 +17,7 @@ runs in real time (time_scale is ignored); tests that need the stand-in's inspec
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import re
@@ -35,8 +36,10 @@ from pathlib import Path
 import pytest
 
 from controlplane.freeswitch.local import NOT_INSTALLED, LocalFreeSwitch, free_port, freeswitch_binary
+from controlplane.freeswitch.render import render
 from controlplane.settings import Settings
 from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
+from controlplane.testing.fs_standin.jsoncdr import JsonCdrSettings
 
 __all__ = ["CallSpec", "FarEnd", "media_node", "media_node_factory", "real_freeswitch_wanted"]
 
@@ -62,14 +65,32 @@ class _StandInFarEnds:
         self._fs.far_ends.clear()
 
 
+CDR_USER, CDR_PASSWORD = "fs-node", "cdr-secret"  # what tests.esl.conftest.WebServer accepts
+
+
+def node_settings(controller_addr: tuple[str, int], cdr_url: str | None) -> Settings:
+    """The settings a media node's config is rendered from, for the stand-in and a real node alike."""
+    web = cdr_url.split("/api/v1/cdr/freeswitch")[0] if cdr_url else "http://127.0.0.1:9"
+    return Settings(kamailio_sip_override="127.0.0.1:5060", controller_host=controller_addr[0],
+                    controller_port=controller_addr[1], web_url=web, freeswitch_sip_port=free_port(),
+                    esl_port=free_port(), cdr_user=CDR_USER, cdr_password=CDR_PASSWORD)
+
+
 class StandInMedia:
     kind = "standin"
     _fake_ports = itertools.count(41000)
 
     def __init__(self, controller_addr: tuple[str, int], time_scale: float, cdr_url: str | None,
                  cdr_error_dir: str | None = None) -> None:
-        self.fs = FreeSwitchStandIn(controller=controller_addr, time_scale=time_scale, cdr_url=cdr_url,
-                                    cdr_error_dir=cdr_error_dir)
+        self.tmp = tempfile.TemporaryDirectory(prefix="cp-standin-")
+        cdr = None
+        if cdr_url:  # mod_json_cdr's settings as rendered for a production node
+            conf = Path(self.tmp.name)
+            render(node_settings(controller_addr, cdr_url), conf, state_dir=conf / "var")
+            cdr = JsonCdrSettings.from_xml(conf / "autoload_configs" / "json_cdr.conf.xml")
+            if cdr_error_dir:
+                cdr = dataclasses.replace(cdr, err_dir=cdr_error_dir)
+        self.fs = FreeSwitchStandIn(controller=controller_addr, time_scale=time_scale, cdr=cdr)
         self.far_ends = _StandInFarEnds(self.fs)
         self._addresses: dict[str, str] = {}
 
@@ -104,6 +125,7 @@ class StandInMedia:
 
     def stop(self) -> None:
         self.fs.stop()
+        self.tmp.cleanup()
 
     def require_standin(self, why: str) -> None:
         return None
@@ -345,10 +367,7 @@ class RealMedia:
     def __init__(self, controller_addr: tuple[str, int], cdr_url: str | None) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="cp-fs-")
         self.work = Path(self.tmp.name)
-        web = cdr_url.split("/api/v1/cdr/freeswitch")[0] if cdr_url else "http://127.0.0.1:9"
-        self.settings = Settings(kamailio_sip_override="127.0.0.1:5060", controller_host=controller_addr[0],
-                                 controller_port=controller_addr[1], web_url=web, freeswitch_sip_port=free_port(),
-                                 esl_port=free_port())
+        self.settings = node_settings(controller_addr, cdr_url)
         self.fs = LocalFreeSwitch(self.settings, self.work / "fs")
         self.far_ends = _RealFarEnds(self)
         self._procs: list[subprocess.Popen] = []

@@ -133,6 +133,7 @@ class Call:
         self.event_names: set[str] = set()
         self.filters: list[tuple[str, str]] = []
         self.linger: int | None = None  # None = no linger; -1 forever; N seconds
+        self.linger_notified = False
         self.channel_destroyed = False
 
     # ----------------------------------------------------------------------------- public inspection
@@ -353,10 +354,12 @@ class Call:
             self.times["end"] = now
             self.cond.notify_all()
         self.chan_event("CHANNEL_HANGUP")
+        self._linger_notice_at("after_hangup")  # f1:1451, before the running app's EXECUTE_COMPLETE
         return True
 
     def _finish(self) -> None:
-        """Unwind after hangup: UNPARK, socket's EXECUTE_COMPLETE, states, HANGUP_COMPLETE (a:1301-1759)."""
+        """Unwind after hangup: UNPARK, socket's EXECUTE_COMPLETE, states, HANGUP_COMPLETE (a:1301-1759),
+        with the linger notice where `node.linger_notice` puts it (node.LINGER_NOTICE)."""
         v = self.chan.vars
         with self.lock:
             v.set("current_loop", None)
@@ -369,6 +372,7 @@ class Call:
         with self.lock:
             self.chan.state = "CS_HANGUP"
         self.chan_event("CHANNEL_STATE", with_vars=False)
+        self._linger_notice_at("after_cs_hangup")
         with self.lock:
             self.chan.state = "CS_REPORTING"
             self.chan.call_state = "HANGUP"
@@ -379,13 +383,23 @@ class Call:
             self.final_vars = dict(v.items())
             self.billsec = int(v.get("billsec") or 0)
             self.duration = int(v.get("duration") or 0)
-        self.node.post_cdr(self, b_leg=False)
+        self.node.post_cdr(self)  # mod_json_cdr posts in CS_REPORTING: HANGUP_COMPLETE waits for it (j2:1757-1765)
         cause = self.hangup_cause or "NORMAL_CLEARING"
         with self.lock:
             hdrs = self.chan.event_headers("CHANNEL_HANGUP_COMPLETE", self.clock.now(), pre=[("Hangup-Cause", cause)])
         self.emit("CHANNEL_HANGUP_COMPLETE", hdrs)
         self.node.channel_gone(self)
         self._end_session()
+
+    def _linger_notice_at(self, point: str) -> None:
+        """Send the linger notice now if this is where the node puts it (once, lingering sockets only)."""
+        with self.cond:
+            due = (self.node.linger_notice == point and self.linger is not None and not self.linger_notified
+                   and self.sock is not None and not self.session_dead and not self.exited)
+            if due:
+                self.linger_notified = True
+        if due:
+            self.send(self._notice("linger"))
 
     def _end_session(self) -> None:
         with self.cond:
@@ -400,7 +414,10 @@ class Call:
             self._close_socket()
             self.done.set()
             return
-        self.send(self._notice("linger"))
+        with self.cond:
+            notified, self.linger_notified = self.linger_notified, True
+        if not notified:
+            self.send(self._notice("linger"))
         if linger >= 0:
             deadline = time.monotonic() + self.clock.real(linger)
             with self.cond:

@@ -1,12 +1,20 @@
-"""mod_json_cdr-style POSTs (j1_json_cdr_http_posts.txt; settings encode-values=true, retries, delay)."""
+"""mod_json_cdr-style POSTs (j1_json_cdr_http_posts.txt; settings encode-values=true, retries, delay).
+
+The settings are read from a rendered `json_cdr.conf.xml` (`JsonCdrSettings.from_xml`), so the stand-in
+posts as the production config makes a real node post, not as a test would like it to.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import time
 import urllib.error
 import urllib.request
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .channel import usec
@@ -15,6 +23,54 @@ from .wire import url_encode
 if TYPE_CHECKING:  # pragma: no cover
     from .call import Attempt, Call
     from .node import FreeSwitchStandIn
+
+
+
+@dataclass(frozen=True)
+class JsonCdrSettings:
+    """What mod_json_cdr.c (v1.10.12) does with each setting that changes the request."""
+
+    url: str
+    cred: str = ""  # user:password, sent as basic auth (CURLAUTH_BASIC is the default auth-scheme)
+    retries: int = 0  # tries after the first (mod_json_cdr.c: `globals.retries++` after parsing)
+    delay: float = 0.0
+    timeout: float = 0.0
+    # `disable-100-continue` sets CURLOPT_HTTPHEADER to a list holding only `Expect:`, replacing the
+    # list that held `Content-Type: application/json`: curl then sends its POSTFIELDS default,
+    # `application/x-www-form-urlencoded`, with the raw JSON as the body.
+    disable_100_continue: bool = False
+    log_b_leg: bool = True  # FreeSWITCH's default
+    encode: str = "false"  # false | true (cdr=<url-encoded>) | base64 (cdr=<base64>)
+    err_dir: str | None = None
+
+    @classmethod
+    def from_xml(cls, path: str | Path) -> JsonCdrSettings:
+        params = {p.get("name"): p.get("value") or "" for p in ET.parse(path).getroot().iter("param")}
+
+        def true(name: str, default: bool) -> bool:
+            value = params.get(name)
+            return default if value is None else value.lower() in ("true", "yes", "on", "1")
+
+        encode = (params.get("encode") or "false").lower()
+        return cls(url=params["url"], cred=params.get("cred", ""), retries=int(params.get("retries") or 0),
+                   delay=float(params.get("delay") or 0), timeout=float(params.get("timeout") or 0),
+                   disable_100_continue=true("disable-100-continue", False), log_b_leg=true("log-b-leg", True),
+                   encode="base64" if encode == "base64" else ("true" if true("encode", False) else "false"),
+                   err_dir=params.get("err-log-dir"))
+
+    def request(self, leg_uuid: str, body: bytes) -> urllib.request.Request:
+        headers = {"User-Agent": "freeswitch-json/1.0", "Accept": "*/*"}
+        if self.encode == "true":
+            content_type, data = "application/x-www-form-urlencoded", b"cdr=" + url_encode(body.decode()).encode()
+        elif self.encode == "base64":
+            content_type, data = "application/x-www-form-base64-encoded", b"cdr=" + base64.b64encode(body)
+        else:
+            content_type, data = "application/json", body
+        headers["Content-Type"] = "application/x-www-form-urlencoded" if self.disable_100_continue else content_type
+        if self.cred:
+            headers["Authorization"] = "Basic " + base64.b64encode(self.cred.encode()).decode()
+        return urllib.request.Request(f"{self.url}?uuid={leg_uuid}", data=data, method="POST", headers=headers)
+
 
 _CAPS = "1=1;2=1;3=1;4=1;5=1;6=1;8=1;9=1;10=1"
 
@@ -34,26 +90,28 @@ def _profile(username: str, name: str, number: str, dest: str, uuid: str, chan: 
 
 
 def post(node: FreeSwitchStandIn, leg_uuid: str, doc: dict) -> bool:
-    """POST with retries and delay; on final failure write the JSON to the error directory (j2 notes)."""
+    """`retries + 1` tries, `delay` apart (5 s when retries are set without one), each one a full
+    request; on final failure the JSON goes to the error directory (j2 notes)."""
+    settings = node.cdr
     body = json.dumps(doc, separators=(",", ":")).encode()
-    url = f"{node.cdr_url}?uuid={leg_uuid}"
-    for attempt in range(node.cdr_retries + 1):
+    delay = settings.delay or (5.0 if settings.retries else 0.0)
+    for attempt in range(settings.retries + 1):
         if not node.alive:
             return False
-        req = urllib.request.Request(url, data=body, method="POST", headers={
-            "User-Agent": "freeswitch-json/1.0", "Accept": "*/*", "Content-Type": "application/json"})
+        if attempt:
+            time.sleep(node.clock.real(delay))
         try:
-            with urllib.request.urlopen(req, timeout=node.cdr_timeout) as resp:
+            with urllib.request.urlopen(settings.request(leg_uuid, body), timeout=settings.timeout or None) as resp:
                 if 200 <= resp.status < 300:
-                    node.cdr_posts.append({"uuid": leg_uuid, "doc": doc, "attempts": attempt + 1})
+                    node.cdr_posts.append({"uuid": leg_uuid, "doc": doc, "attempts": attempt + 1,
+                                           "content_type": resp.headers.get("Content-Type")})
                     return True
         except (urllib.error.URLError, OSError):
             pass
-        if attempt < node.cdr_retries:
-            time.sleep(node.clock.real(node.cdr_delay))
-    if node.cdr_error_dir:
-        os.makedirs(node.cdr_error_dir, exist_ok=True)
-        with open(os.path.join(node.cdr_error_dir, f"{leg_uuid}.cdr.json"), "wb") as f:
+        node.cdr_failures.append(leg_uuid)
+    if settings.err_dir:
+        os.makedirs(settings.err_dir, exist_ok=True)
+        with open(os.path.join(settings.err_dir, f"{leg_uuid}.cdr.json"), "wb") as f:
             f.write(body)
     return False
 

@@ -15,6 +15,15 @@ from .call import Attempt, Call, CallSpec
 from .channel import NodeInfo
 from .clock import StandInClock
 from .farend import FarEndRegistry
+from .jsoncdr import JsonCdrSettings
+
+# Where mod_event_socket's linger notice falls among the A leg's hang-up events. Its listener sends
+# the notice on the first pass of its 20 ms loop after the channel is down, behind whatever events
+# are queued by then (mod_event_socket.c listener_run, `switch_channel_down(channel)`), so reality
+# varies: right after CHANNEL_HANGUP (f1:1451), after CS_HANGUP (d1:931), or after
+# CHANNEL_HANGUP_COMPLETE when reporting was quick (a:2002). A CDR POST runs in CS_REPORTING, before
+# HANGUP_COMPLETE, so on a node posting CDRs the notice comes first; "after_cs_hangup" is the default.
+LINGER_NOTICE = ("after_hangup", "after_cs_hangup", "after_hangup_complete")
 
 
 class FreeSwitchStandIn:
@@ -24,14 +33,22 @@ class FreeSwitchStandIn:
                  password: str = "ClueCon", time_scale: float = 1.0, cdr_url: str | None = None,
                  hostname: str = "fs-node-1", clock: StandInClock | None = None,
                  cdr_retries: int = 2, cdr_delay: float = 1.0, cdr_timeout: float = 2.0,
-                 cdr_error_dir: str | None = None, inbound_host: str = "127.0.0.1") -> None:
+                 cdr_error_dir: str | None = None, inbound_host: str = "127.0.0.1",
+                 cdr: JsonCdrSettings | None = None, linger_notice: str = "after_cs_hangup") -> None:
+        """`cdr` (mod_json_cdr's settings, e.g. `JsonCdrSettings.from_xml(rendered json_cdr.conf.xml)`)
+        wins over the cdr_* shorthands, which keep the reference recording's settings otherwise.
+        `linger_notice`: where the linger notice falls among the hang-up events, one of LINGER_NOTICE."""
         self.controller = controller
         self.clock = clock or StandInClock(time_scale)
         self.password = password
         self.hostname = hostname
-        self.cdr_url = cdr_url
-        self.cdr_retries, self.cdr_delay, self.cdr_timeout = cdr_retries, cdr_delay, cdr_timeout
-        self.cdr_error_dir = cdr_error_dir
+        if cdr is None and cdr_url:
+            cdr = JsonCdrSettings(cdr_url, retries=cdr_retries, delay=cdr_delay, timeout=cdr_timeout,
+                                  err_dir=cdr_error_dir)
+        self.cdr = cdr
+        if linger_notice not in LINGER_NOTICE:
+            raise ValueError(f"linger_notice must be one of {LINGER_NOTICE}")
+        self.linger_notice = linger_notice
         self.far_ends = FarEndRegistry()
         self.info = NodeInfo(str(uuidlib.uuid4()), hostname)
         self._lock = threading.RLock()
@@ -44,6 +61,7 @@ class FreeSwitchStandIn:
         self.inbound = None
         self.alive = False
         self.cdr_posts: list[dict] = []
+        self.cdr_failures: list[str] = []  # leg uuids, one per failed try
         # The core scheduler (switch_scheduler.c): task id -> (group, timer). Ids count up from 1 per process.
         self._tasks: dict[int, tuple[str, threading.Timer]] = {}
         self._task_seq = 0
@@ -434,14 +452,15 @@ class FreeSwitchStandIn:
                "chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n"
 
     # ----------------------------------------------------------------------------- CDR
-    def post_cdr(self, call: Call, b_leg: bool) -> None:
-        if self.cdr_url and self.alive:
+    def post_cdr(self, call: Call) -> None:
+        if self.cdr and self.alive:
             from .jsoncdr import post_a_leg
 
             post_a_leg(self, call)
 
     def post_b_leg_cdr(self, call: Call, att: Attempt) -> None:
-        if self.cdr_url and self.alive:
+        # mod_json_cdr's my_on_reporting skips a leg with an originator unless log-b-leg is on.
+        if self.cdr and self.cdr.log_b_leg and self.alive:
             from .jsoncdr import post_b_leg
 
             threading.Thread(target=post_b_leg, args=(self, call, att), daemon=True).start()
