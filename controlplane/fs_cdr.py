@@ -26,6 +26,32 @@ def _epoch(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)
 
 
+def profile_times(headers: Mapping[str, str], hung_up_at: float | None = None) -> dict[str, str]:
+    """The CDR's time variables computed as FreeSWITCH computes them at CS_REPORTING, from the
+    caller profile's microsecond times that every channel event carries (`Caller-Channel-*-Time`).
+
+    For a record built before FreeSWITCH reported (its CHANNEL_HANGUP_COMPLETE late or lost):
+    FreeSWITCH truncates each time to whole seconds and subtracts (switch_channel.c,
+    switch_channel_set_timestamps), so billsec is `end_epoch - answer_epoch`, not the elapsed
+    time. `hung_up_at` (epoch seconds) stands in for the hang-up time when the event was sent
+    before the channel hung up. Nothing is returned for a channel whose creation is unknown.
+    """
+    created = _int(headers.get("Caller-Channel-Created-Time")) or 0
+    answered = _int(headers.get("Caller-Channel-Answered-Time")) or 0
+    hungup = _int(headers.get("Caller-Channel-Hangup-Time")) or 0
+    if not hungup and hung_up_at is not None:
+        hungup = int(hung_up_at * 1_000_000)
+    if not created or not hungup:
+        return {}
+    start, end = created // 1_000_000, hungup // 1_000_000
+    times = {"start_epoch": str(start), "end_epoch": str(end), "duration": str(end - start),
+             "answer_epoch": "0", "billsec": "0"}
+    if answered:
+        times["answer_epoch"] = str(answered // 1_000_000)
+        times["billsec"] = str(end - answered // 1_000_000)
+    return times
+
+
 def sip_code(v: Mapping[str, str]) -> int | None:
     """The SIP status that ended the call: a refusal, a failed INVITE, or the far end's answer."""
     refusal = (v.get("cp_refusal") or "").split(" ", 1)[0]

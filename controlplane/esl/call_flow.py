@@ -10,6 +10,7 @@ import json
 import logging
 import math
 from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controlplane.authorization import Refusal, identify, refuse
@@ -19,7 +20,7 @@ from controlplane.db import session_scope
 from controlplane.esl.channel import CallChannel, Gone, sip_headers
 from controlplane.esl.context import ControllerContext
 from controlplane.esl.events import Event, Variables
-from controlplane.fs_cdr import record_from_variables, sip_code
+from controlplane.fs_cdr import profile_times, record_from_variables, sip_code
 from controlplane.numbers import strip_then_add
 from controlplane.routing import Route
 from controlplane.services.call_decisions import Decision, decide
@@ -70,6 +71,7 @@ class CallFlow:
     # --- entry point -------------------------------------------------------------------------
     def run(self) -> None:
         started = self.ctx.clock.now()
+        self.ctx.in_hand.add(self.state.uuid)
         try:
             self.channel.subscribe()
             decision = self._decide()
@@ -87,7 +89,10 @@ class CallFlow:
             if not self.channel.hung_up:
                 self.channel.hangup("NORMAL_TEMPORARY_FAILURE")
         finally:
-            self._finish()
+            try:
+                self._finish()
+            finally:
+                self.ctx.in_hand.discard(self.state.uuid)
 
     # --- decision ------------------------------------------------------------------------------
     def _decide(self) -> Decision:
@@ -243,10 +248,11 @@ class CallFlow:
                 self.ctx.timers.recompute(int(ended.info["tenant"]))
 
     def _record(self, event: Event | None) -> None:
-        self.ctx.writer(build_record(self.state, event, self.node, self.ctx.clock.now()))
+        self.ctx.writer(build_record(self.state, event, self.node, self.channel.profile_times, self.channel.hung_up_at))
 
 
-def build_record(state: CallState, event: Event | None, node: str, now: float) -> CallRecord:
+def build_record(state: CallState, event: Event | None, node: str, times: Mapping[str, str] | None = None,
+                 hung_up_at: float | None = None) -> CallRecord:
     """The record from the hang-up event's variables (the same function the CDR push uses),
     with what only the controller knows filled in: the attempts, and the decision itself when
     FreeSWITCH never got the `cp_*` variables (a call refused before they were set)."""
@@ -257,8 +263,11 @@ def build_record(state: CallState, event: Event | None, node: str, now: float) -
     d = state.decision
     if d is not None:
         variables.update(CallFlow.facts_of(d))
-    if not variables.get("billsec") and state.answered_at is not None:
-        variables["billsec"] = str(max(0, int(now - state.answered_at)))
+    if event is None or not variables.get("end_epoch"):
+        # FreeSWITCH has not reported (its HANGUP_COMPLETE came too late or not at all): its
+        # times, computed its way from the last event's caller profile, or from when the
+        # controller learned of the hang-up. Never from how long the controller then waited.
+        variables.update(profile_times(times or {}, hung_up_at))
     if not variables.get("hangup_cause") and event is not None and event.get("Hangup-Cause"):
         variables["hangup_cause"] = event["Hangup-Cause"]
     record, _, _ = record_from_variables(variables, "controller", node)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid as uuidlib
 from collections.abc import Callable
 from urllib.parse import unquote
@@ -23,26 +24,34 @@ log = logging.getLogger(__name__)
 SUBSCRIBED = ("CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 WATCHED = (*SUBSCRIBED, "DISCONNECT")
 
+PROFILE_TIMES = ("Caller-Channel-Created-Time", "Caller-Channel-Answered-Time", "Caller-Channel-Hangup-Time")
 Gone = (NotConnectedError, OutboundSessionHasGoneAway, OSError)
 COMMAND_TIMEOUT = 10.0
 
 
 class CallChannel:
-    def __init__(self, session: ControllerSession) -> None:
+    def __init__(self, session: ControllerSession, clock: Callable[[], float] = time.time) -> None:
         self.session = session
+        self.clock = clock
         self.data: Event = session.session_data or Event()
         self.uuid: str = self.data.get("Unique-ID") or self.data.get("Channel-Unique-ID", "")
         self.events: Queue[Event] = Queue()
         self.hung_up = False
+        self.hung_up_at: float | None = None  # when this controller learned of it (its clock)
         self.hangup_event: Event | None = None
         self.hangup_complete: Event | None = None
         self.disconnected = False
+        # The caller profile's times as last reported (the record's fallback, fs_cdr.profile_times).
+        self.profile_times: dict[str, str] = {}
+        self._note_times(self.data)
         for name in WATCHED:
             session.register_handle(name, self._on_event)
 
     def _on_event(self, raw: object) -> None:
         event: Event = raw.headers  # ControllerSession parses every message into an Event
         name = event.name
+        was_up = not self.hung_up
+        self._note_times(event)
         if name == "CHANNEL_HANGUP_COMPLETE":
             self.hung_up = True
             self.hangup_complete = event
@@ -54,7 +63,15 @@ class CallChannel:
         elif event.get("Answer-State") == "hangup":
             self.hung_up = True
             self.hangup_event = event
+        if was_up and self.hung_up:
+            self.hung_up_at = self.clock()
         self.events.put(event)
+
+    def _note_times(self, event: Event) -> None:
+        for name in PROFILE_TIMES:
+            value = event.get(name)
+            if value and value != "0":
+                self.profile_times[name] = value
 
     # --- commands ------------------------------------------------------------------------------
     def _send_all(self, commands: list[str]) -> list[object]:

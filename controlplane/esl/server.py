@@ -14,10 +14,10 @@ from controlplane.esl.cdr_writer import BatchWriter
 from controlplane.esl.channel import CallChannel
 from controlplane.esl.context import ControllerContext, DialStrings
 from controlplane.esl.events import ControllerSession
-from controlplane.esl.nodes import parse_nodes
 from controlplane.esl.sync import ChannelSync
 from controlplane.esl.timers import BalanceTimers
 from controlplane.services import money_version
+from controlplane.services.call_control import registered_addresses
 from controlplane.services.call_decisions import DecisionCache
 from controlplane.services.live_calls import LiveCalls
 from controlplane.settings import Settings, get_settings
@@ -34,7 +34,7 @@ def build_context(settings: Settings) -> ControllerContext:
         decisions=DecisionCache(background=gevent.spawn),
         dial=DialStrings(settings.fs_profile, settings.kamailio_sip, settings.leg_timeout),
     )
-    ctx.timers = BalanceTimers(ctx, parse_nodes(settings.fs_nodes))
+    ctx.timers = BalanceTimers(ctx, registered_addresses())
     # Balances this process changes itself (its CDR writer) follow in its money cache at once.
     money_version.listeners.append(ctx.decisions.money.posted)
     return ctx
@@ -49,7 +49,7 @@ def handle_connection(ctx: ControllerContext, sock: object, address: tuple[str, 
         except gevent.Timeout:
             log.warning("FreeSWITCH at %s sent no channel data", address)
             return
-        CallFlow(CallChannel(session), ctx).run()
+        CallFlow(CallChannel(session, ctx.clock.now), ctx).run()
     except Exception:
         log.exception("connection from %s failed", address)
     finally:

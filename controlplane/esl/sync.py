@@ -16,6 +16,7 @@ import gevent
 from controlplane.cdr import CallRecord
 from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
 from controlplane.rating import load_match
+from controlplane.services.call_control import registered_addresses
 
 if TYPE_CHECKING:
     from controlplane.esl.context import ControllerContext
@@ -38,9 +39,19 @@ class ChannelSync:
         while True:
             gevent.sleep(self.ctx.clock.real_seconds(self.ctx.settings.sync_interval))
             try:
+                self.refresh_nodes()
                 self.sync_once()
             except Exception:
                 log.exception("channel sync failed")
+
+    def refresh_nodes(self) -> None:
+        """Nodes registered since the start (`controlplane node add`) join; the dict is shared with
+        the balance timers, so both see the same nodes. A node disabled at the edge stays: its
+        calls in flight still need cuts and checks."""
+        fresh = registered_addresses()
+        if fresh != self.nodes:
+            self.nodes.clear()
+            self.nodes.update(fresh)
 
     def sync_once(self) -> list[str]:
         """One round over every node; returns the uuids it closed."""
@@ -72,6 +83,8 @@ class ChannelSync:
         self.unreachable_since.pop(name, None)
         closed = []
         for uuid, reply in zip(uuids, replies, strict=True):
+            if uuid in self.ctx.in_hand:  # hung up, its own flow is writing it from FreeSWITCH's figures
+                continue
             if reply.strip() == "true":
                 self.missing.pop(uuid, None)
                 self.ctx.live.update(uuid, seen_at=now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import os
 import subprocess
@@ -16,7 +18,7 @@ from sqlalchemy import func, select
 from controlplane.models import Cdr, LedgerEntry
 from controlplane.services.cdrs import Spool
 from controlplane.testing.fs_standin import CallSpec, FarEnd
-from tests.esl.conftest import balance, headers
+from tests.esl.conftest import CDR_PASSWORD, CDR_USER, balance, headers
 from tests.esl.test_calls import wait_cdr
 
 
@@ -26,8 +28,10 @@ def debits(session, uuid: str) -> int:
 
 
 def post_json(url: str, document: dict) -> dict:
+    token = base64.b64encode(f"{CDR_USER}:{CDR_PASSWORD}".encode()).decode()
     req = urllib.request.Request(url, data=json.dumps(document).encode(),
-                                 headers={"Content-Type": "application/json", "User-Agent": "freeswitch-json/1.0"})
+                                 headers={"Content-Type": "application/json", "User-Agent": "freeswitch-json/1.0",
+                                          "Authorization": f"Basic {token}"})
     with urllib.request.urlopen(req, timeout=10) as resp:
         return json.loads(resp.read())
 
@@ -121,3 +125,25 @@ def test_media_node_that_vanishes_has_its_calls_closed_and_billed(rig, world, se
     assert 5 <= cdr.billsec <= 21
     assert cdr.cost == D("0.01") * cdr.billsec
     assert debits(session, call.uuid) == 1
+
+
+@pytest.mark.rig(cdr_blackhole=True)
+def test_late_hangup_complete_the_controller_records_freeswitchs_own_times(rig, world, session) -> None:
+    """Seen on a real node: its CDR POSTs hung (400s then, a hung portal here), so CS_REPORTING and with it
+    CHANNEL_HANGUP_COMPLETE came long after the linger notice. The controller recorded billsec as the time
+    it had waited (10 s for a 5 s call) and no timestamps. It must record FreeSWITCH's own figures."""
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=37))
+    call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    cdr = wait_cdr(session, call.uuid, timeout=20)
+    assert cdr.written_by == "controller"
+    assert call.wait_done(60)  # the node reports once its tries time out
+    v = call.final_vars
+    assert cdr.billsec == int(v["billsec"]) == call.billsec
+    assert cdr.duration == int(v["duration"])
+    epoch = lambda name: int(v[name])  # noqa: E731
+    assert [int(t.replace(tzinfo=dt.UTC).timestamp()) for t in (cdr.start_at, cdr.answer_at, cdr.end_at)] == \
+        [epoch("start_epoch"), epoch("answer_epoch"), epoch("end_epoch")]
+    assert cdr.cost == D("0.01") * cdr.billsec  # Germany 0.60/min, 1 s blocks
+    session.expire_all()
+    assert debits(session, call.uuid) == 1
+    assert balance(session, world.tenant_id) == D("1.00") - cdr.cost
