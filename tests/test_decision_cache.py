@@ -17,7 +17,7 @@ def test_an_expired_entry_is_served_while_a_single_refresh_runs(session) -> None
     clock, queued, loads = Clock(), [], []
     cache = DecisionCache(ttl=2, clock=clock, background=queued.append)
 
-    def load(s) -> int:
+    def load(s, reading) -> int:
         loads.append(s)
         return len(loads)
 
@@ -37,9 +37,9 @@ def test_without_background_or_with_ttl_zero_an_expired_entry_is_reloaded_in_lin
     uncached = DecisionCache(ttl=0, clock=clock, background=lambda fn: None)
     for cache in (inline, uncached):
         loads.clear()
-        cache._get(session, ("k",), loads.append)
+        cache._get(session, ("k",), lambda s, reading: loads.append(s))
         clock.now += 3
-        cache._get(session, ("k",), loads.append)
+        cache._get(session, ("k",), lambda s, reading: loads.append(s))
         assert loads == [session, session]
 
 

@@ -3,3 +3,7 @@
 The caller owns the transaction, so a balance change and its ledger row (or an import and
 its version bump) always commit together.
 """
+
+# Registers the session events that bump the config version after a commit that changed what
+# call decisions read, for every process that writes through these services.
+from controlplane.services import config_version  # noqa: F401

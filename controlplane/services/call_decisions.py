@@ -1,6 +1,12 @@
 """Gather what a call decision needs from MariaDB and Redis, then let the pure core decide.
 
 The ESL controller calls `decide` once per call; everything it returns is plain data.
+
+What a decision reads of the configuration is kept in memory (DecisionCache), under the config
+version (config_version.py) that was current when it was read. Each decision reads the version
+with the rest of its Redis snapshot, before it reads anything else, and uses only what was kept
+under that version: a change committed through the services applies to the next call. Direct
+database edits bump nothing; they apply once `ttl` has passed (CP_DECISION_CACHE_TTL).
 """
 
 from __future__ import annotations
@@ -8,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +41,7 @@ from controlplane.models import (
 from controlplane.numbers import DialPlan, InvalidNumber, clean, strip_then_add, to_e164
 from controlplane.rating import RateMatch, RatingContext, dump_match, find_rate
 from controlplane.routing import Route, lcr_order
-from controlplane.services.deck_cache import DECKS, DeckCache
+from controlplane.services.deck_cache import DECKS, DeckCache, DeckReader
 from controlplane.services.live_calls import LiveCalls, Snapshot
 from controlplane.services.pricing import (
     RoutingView,
@@ -122,16 +129,29 @@ def money_of(session: Session, tenant_id: int, now: dt.datetime) -> Money:
                  row.monthly_spend_cap)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """Under which config version a decision reads the cache."""
+
+    version: str  # what its snapshot read: only what was kept under this version is used
+    # What a load in its session is kept under: a version known before the session's first read
+    # (its reads see every commit bumped up to it). Usually `version`; older when the session read
+    # the database before the snapshot (carrier calls), and then nothing it loads is kept.
+    loaded_under: str
+
+
 class MoneyCache:
     """Tenants' money, kept while their money version (Redis, see money_version.py) stays the
     same: a decision or a deadline costs MariaDB nothing unless the balance moved. A balance is
     kept under the version seen before it was read, so a change committed in between is read
-    again next time; `ttl` bounds the life of a reading whose bump never reached Redis."""
+    again next time; `ttl` bounds the life of a reading whose bump never reached Redis. The credit
+    limit, billing type and cap are configuration: a reading is kept under its config version too
+    (`reading`), and a decision under another one reads again (None: any, as the deadlines do)."""
 
     def __init__(self, ttl: float | None = None, clock=time.monotonic) -> None:  # noqa: ANN001
         self.ttl = get_settings().money_cache_ttl if ttl is None else ttl
         self.clock = clock
-        self._items: dict[int, tuple[str, float, dt.date, Money]] = {}
+        self._items: dict[int, tuple[str, str | None, float, dt.date, Money]] = {}
 
     def posted(self, tenant_id: int, version: int, change: Decimal, calls: Decimal) -> None:
         """This process committed `change` and its bump made the version `version`. If the kept
@@ -139,22 +159,28 @@ class MoneyCache:
         (they would have bumped too): the new money follows without asking MariaDB."""
         hit = self._items.get(tenant_id)
         if hit is not None and int(hit[0] or 0) == version - 1:
-            self._items[tenant_id] = (str(version), hit[1], hit[2], hit[3].after(change, calls))
+            self._items[tenant_id] = (str(version), hit[1], hit[2], hit[3], hit[4].after(change, calls))
 
-    def peek(self, tenant_id: int, version: str, now: dt.datetime) -> Money | None:
+    def peek(self, tenant_id: int, version: str, now: dt.datetime, reading: Reading | None = None) -> Money | None:
         """The kept reading if it still holds, else None (no database touched)."""
         hit = self._items.get(tenant_id)
         month = now.date().replace(day=1)  # this month's spend starts again at 0 on the 1st
-        if hit is not None and hit[0] == version and self.clock() - hit[1] < self.ttl and hit[2] == month:
-            return hit[3]
+        if (hit is not None and hit[0] == version and self.clock() - hit[2] < self.ttl and hit[3] == month
+                and (reading is None or hit[1] == reading.version)):
+            return hit[4]
         return None
 
-    def get(self, session: Session, tenant_id: int, version: str, now: dt.datetime) -> Money:
-        money = self.peek(tenant_id, version, now)
+    def get(self, session: Session, tenant_id: int, version: str, now: dt.datetime,
+            reading: Reading | None = None) -> Money:
+        money = self.peek(tenant_id, version, now, reading)
         if money is None:
             money = money_of(session, tenant_id, now)
-            self._items[tenant_id] = (version, self.clock(), now.date().replace(day=1), money)
+            config = reading.loaded_under if reading is not None else None
+            self._items[tenant_id] = (version, config, self.clock(), now.date().replace(day=1), money)
         return money
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 @dataclass(frozen=True)
@@ -188,14 +214,34 @@ class AccountView:
     ctx: RatingContext
 
 
+class _Flight:
+    """A load under way: calls that need the same entry under the same version wait for it."""
+
+    __slots__ = ("done", "ok", "value", "version")
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.done = threading.Event()  # a gevent Event once gevent patched threading (the controller)
+        self.ok = False
+        self.value: object = None
+
+
+Load = Callable[[Session, Reading], object]
+
+
 class DecisionCache:
     """What a decision reads that changes rarely (accounts, tenants, plans, trunks), kept per
-    process for `ttl` seconds so a call costs no query instead of a dozen; a change to an account
-    or a deck applies within `ttl`. Money is kept only while its version holds (MoneyCache).
+    process so a call costs no query instead of a dozen. Money is kept only while its version
+    holds (MoneyCache).
 
-    With `background` (the controller passes gevent.spawn) an expired entry is still served while
-    one refresh runs beside the calls: otherwise every call arriving during a reload would start
-    its own, and at a few hundred calls a second that herd stalls them all. `ttl` 0 caches nothing.
+    Every entry is kept under the config version it was loaded under and used only by decisions
+    whose snapshot read that version (`sync`, `Reading`): a change committed through the services
+    applies to the next call. A change that bumped nothing (a direct database edit) applies
+    within `ttl`: with `background` (the controller passes gevent.spawn) an entry older than that
+    is still served while one refresh runs beside the calls, otherwise every call arriving during
+    a reload would start its own, and at a few hundred calls a second that herd stalls them all.
+    For the same reason, after a version change the calls that need an entry meanwhile wait for
+    the one load under way. `ttl` 0 caches nothing.
     """
 
     def __init__(self, ttl: float | None = None, decks: DeckCache = DECKS, clock=time.monotonic,  # noqa: ANN001
@@ -204,48 +250,93 @@ class DecisionCache:
         self.decks = decks
         self.clock = clock
         self.background = background
-        self._items: dict[tuple, tuple[float, object]] = {}
+        self.version = ""  # the config version last synced: what entries are kept under
+        self._items: dict[tuple, tuple[str, float, object]] = {}  # key -> (version, loaded at, value)
+        self._flights: dict[tuple, _Flight] = {}
         self._refreshing: set[tuple] = set()
         self.money = MoneyCache(clock=clock)
 
-    def _get(self, session: Session, key: tuple, load: Callable[[Session], object]) -> object:
-        now = self.clock()
-        hit = self._items.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
-        if hit is not None and self.background is not None and self.ttl > 0:
-            if key not in self._refreshing:
-                self._refreshing.add(key)
-                self.background(lambda: self._refresh(key, load))
-            return hit[1]
-        value = load(session)
-        self._items[key] = (now, value)
-        return value
+    def sync(self, version: str, loaded_under: str | None = None) -> Reading:
+        """A decision's snapshot read config version `version`: once it moved, what was kept
+        under another one is dropped. `loaded_under`: see Reading (default: `version`)."""
+        if version != self.version:
+            self.version = version
+            self._items.clear()
+            self.money.clear()
+        return Reading(version, version if loaded_under is None else loaded_under)
 
-    def _refresh(self, key: tuple, load: Callable[[Session], object]) -> None:
+    def _get(self, session: Session, key: tuple, load: Load, reading: Reading | None = None) -> object:
+        reading = reading or Reading(self.version, self.version)
+        while True:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] == reading.version:
+                if self.clock() - hit[1] < self.ttl:
+                    return hit[2]
+                if self.background is not None and self.ttl > 0:
+                    if key not in self._refreshing:
+                        self._refreshing.add(key)
+                        self.background(lambda version=hit[0]: self._refresh(key, load, version))
+                    return hit[2]
+            flight = self._flights.get(key)
+            if flight is None or flight.version != reading.version:
+                break
+            flight.done.wait()
+            if flight.ok:
+                return flight.value
+        return self._load(session, key, load, reading)
+
+    def _load(self, session: Session, key: tuple, load: Load, reading: Reading) -> object:
+        kept = self.ttl > 0 and reading.loaded_under == reading.version
+        flight = _Flight(reading.version) if kept else None
+        if flight is not None:
+            self._flights[key] = flight
+        loaded_at = self.clock()
         try:
-            with session_scope() as session:
-                self._items[key] = (self.clock(), load(session))
+            value = load(session, reading)
+            if kept and reading.version == self.version:
+                self._items[key] = (reading.version, loaded_at, value)
+            if flight is not None:
+                flight.ok, flight.value = True, value
+            return value
+        finally:
+            if flight is not None:
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
+                flight.done.set()
+
+    def _refresh(self, key: tuple, load: Load, version: str) -> None:
+        try:
+            loaded_at = self.clock()
+            with session_scope() as session:  # its reads begin now: they see every commit up to `version`
+                value = load(session, Reading(version, version))
+            if version == self.version:
+                self._items[key] = (version, loaded_at, value)
         except Exception:  # noqa: BLE001 - the stale entry serves on; the next call retries
             log.exception("could not refresh %s", key)
         finally:
             self._refreshing.discard(key)
 
-    def tenant(self, session: Session, tenant_id: int) -> tuple[TenantView, RatingContext] | None:
-        return self._get(session, ("tenant", tenant_id), lambda s: _load_tenant(s, tenant_id, self.decks))
+    def decks_for(self, reading: Reading) -> DeckReader:
+        return self.decks.under(reading.loaded_under)
 
-    def account(self, session: Session, account_id: int) -> AccountView | None:
-        return self._get(session, ("account", account_id), lambda s: _load_account(s, account_id, self))
+    def tenant(self, session: Session, tenant_id: int,
+               reading: Reading | None = None) -> tuple[TenantView, RatingContext] | None:
+        return self._get(session, ("tenant", tenant_id), lambda s, r: _load_tenant(s, tenant_id, self.decks_for(r)),
+                         reading)
 
-    def routing(self, session: Session) -> RoutingView:
-        return self._get(session, ("routing",), lambda s: load_routing(s, self.decks))
+    def account(self, session: Session, account_id: int, reading: Reading | None = None) -> AccountView | None:
+        return self._get(session, ("account", account_id), lambda s, r: _load_account(s, account_id, self, r),
+                         reading)
+
+    def routing(self, session: Session, reading: Reading | None = None) -> RoutingView:
+        return self._get(session, ("routing",), lambda s, r: load_routing(s, self.decks_for(r)), reading)
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def _load_tenant(session: Session, tenant_id: int, decks: DeckCache) -> tuple[TenantView, RatingContext] | None:
+def _load_tenant(session: Session, tenant_id: int, decks: DeckReader) -> tuple[TenantView, RatingContext] | None:
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         return None
@@ -260,17 +351,17 @@ def _load_tenant(session: Session, tenant_id: int, decks: DeckCache) -> tuple[Te
     return view, rating_context(session, tenant, None, decks, _now())
 
 
-def _load_account(session: Session, account_id: int, cache: DecisionCache) -> AccountView | None:
+def _load_account(session: Session, account_id: int, cache: DecisionCache, reading: Reading) -> AccountView | None:
     account = session.get(SipAccount, account_id)
     if account is None:
         return None
-    loaded = cache.tenant(session, account.tenant_id)
+    loaded = cache.tenant(session, account.tenant_id, reading)
     if loaded is None:
         return None
     tenant_view, tenant_ctx = loaded
     ctx = tenant_ctx
     if account.rate_deck_id:
-        ctx = rating_context(session, account.tenant, account, cache.decks, _now())
+        ctx = rating_context(session, account.tenant, account, cache.decks_for(reading), _now())
     group = trunk_group_of(session, account.trunk_group_id)
     return AccountView(
         account.id, tenant_view, account.status == Status.ACTIVE, account.max_concurrent_calls,
@@ -288,7 +379,11 @@ def decide(session: Session, live: LiveCalls, caller: Caller, dialed: str, calle
     cache = cache or CACHE
     if caller.auth == "carrier":
         return _inbound(session, live, caller, dialed, caller_id_number, caller_id_name, now_epoch, cache)
-    view = cache.account(session, caller.account_id)
+    # The snapshot first (the headers name the tenant and account): it says which config version is
+    # current, and nothing kept under another is used. Its counts are the view's when it is not refused.
+    snap = live.snapshot(caller.tenant_id, caller.account_id)
+    reading = cache.sync(snap.config_version)
+    view = cache.account(session, caller.account_id, reading)
     if view is None or view.tenant.id != caller.tenant_id:
         return Decision("outbound", dialed, refuse(403, "unknown account for this tenant"))
     tenant = view.tenant
@@ -299,7 +394,6 @@ def decide(session: Session, live: LiveCalls, caller: Caller, dialed: str, calle
         account_id=view.id, account_limit=view.limit, tenant_limit=tenant.limit,
         caller_id_number=cid_number, caller_id_name=view.cid_name or caller_id_name,
     )
-    snap = live.snapshot(tenant.id, view.id)
     base = AuthorizationInput(
         tenant_active=tenant.active, account_active=view.active, number=dialed, caller_id=cid_number or "",
         available=Decimal(0), first_block_cost=Decimal(0),
@@ -312,12 +406,12 @@ def decide(session: Session, live: LiveCalls, caller: Caller, dialed: str, calle
         decision.refusal = authorize(_replace(base, free=True))
         return decision
     decision.dialed = strip_then_add(dialed, view.strip_prefix, view.add_prefix)
-    return _rate_and_route(session, live, snap, decision, tenant, view.ctx, view, base, now_epoch, cache)
+    return _rate_and_route(session, live, snap, decision, tenant, view.ctx, view, base, now_epoch, cache, reading)
 
 
 def _rate_and_route(session: Session, live: LiveCalls, snap: Snapshot, decision: Decision, tenant: TenantView,
                     ctx: RatingContext, account: AccountView | None, base: AuthorizationInput, now_epoch: float,
-                    cache: DecisionCache) -> Decision:
+                    cache: DecisionCache, reading: Reading) -> Decision:
     try:
         number = to_e164(decision.dialed, tenant.plan)
     except InvalidNumber:
@@ -330,8 +424,8 @@ def _rate_and_route(session: Session, live: LiveCalls, snap: Snapshot, decision:
         decision.refusal = refuse(404, "no rate for this destination")
         return decision
     decision.match, decision.ctx = match, ctx
-    routing = cache.routing(session)
-    money = cache.money.get(session, tenant.id, snap.money_version, now)
+    routing = cache.routing(session, reading)
+    money = cache.money.get(session, tenant.id, snap.money_version, now, reading)
     # What the calls in flight will have cost, bounded from above (read with the snapshot); only
     # when that bound leaves no room for this call's first block is every call walked exactly.
     available = money.budget - snap.burn_bound(now_epoch)
@@ -358,6 +452,9 @@ def _inbound(session: Session, live: LiveCalls, caller: Caller, dialed: str, cal
              caller_id_name: str, now_epoch: float, cache: DecisionCache) -> Decision:
     decision = Decision("inbound", dialed, carrier_id=caller.carrier_id, caller_id_number=caller_id_number,
                         caller_id_name=caller_id_name)
+    # The carrier and the number are read before the snapshot (it needs the number's tenant): what
+    # this session loads is kept under the version known before those reads.
+    loaded_under = cache.version
     carrier = session.get(Carrier, caller.carrier_id)
     if carrier is None or carrier.status != Status.ACTIVE:
         decision.refusal = refuse(403, "unknown or disabled carrier")
@@ -371,7 +468,9 @@ def _inbound(session: Session, live: LiveCalls, caller: Caller, dialed: str, cal
     if did is None or did.status != Status.ACTIVE:
         decision.refusal = refuse(404, "unknown number")
         return decision
-    tenant, tenant_ctx = cache.tenant(session, did.tenant_id)
+    snap = live.snapshot(did.tenant_id)
+    reading = cache.sync(snap.config_version, loaded_under)
+    tenant, tenant_ctx = cache.tenant(session, did.tenant_id, reading)
     decision.tenant_id, decision.tenant_name, decision.number = tenant.id, tenant.name, number
     decision.tenant_limit = tenant.limit
     if not tenant.active:
@@ -386,14 +485,14 @@ def _inbound(session: Session, live: LiveCalls, caller: Caller, dialed: str, cal
         decision.local_user, decision.local_realm = account.username, tenant.realm
         return decision
     if did.destination_type == DidDestination.EXTERNAL and did.destination_value:
-        snap = live.snapshot(tenant.id)
         base = AuthorizationInput(
             tenant_active=True, account_active=True, number=did.destination_value, caller_id=caller_id_number,
             available=Decimal(0), first_block_cost=Decimal(0), tenant_calls=snap.tenant_calls,
             tenant_limit=tenant.limit,
         )
         decision.dialed = did.destination_value
-        return _rate_and_route(session, live, snap, decision, tenant, tenant_ctx, None, base, now_epoch, cache)
+        return _rate_and_route(session, live, snap, decision, tenant, tenant_ctx, None, base, now_epoch, cache,
+                               reading)
     decision.refusal = refuse(480, "number has no destination")
     return decision
 

@@ -1,6 +1,8 @@
 """Per-process in-memory rate indexes, rebuilt only when a deck's version changes.
 
-A lookup costs no query: the version is re-read at most once per `check_interval` seconds.
+A lookup costs no query: the version is re-read at most once per `check_interval` seconds, and
+at once when the caller reads under a config version (config_version.py) other than the one the
+last check was made under: a deck imported through the services applies to the next call.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class _Entry:
     version: int
     index: PrefixIndex
     checked_at: float
+    checked_under: str | None  # the config version the check was made under (None: not known)
 
 
 class DeckCache:
@@ -31,29 +34,57 @@ class DeckCache:
         self._clock = clock
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
+        # One build per deck at a time: a big deck takes seconds, and every call that needs it
+        # meanwhile would otherwise build its own (greenlet-friendly once gevent patched threading).
+        self._builds: dict[int, threading.Lock] = {}
         self.loads = 0  # how many times a deck was (re)built; tests and metrics read it
 
-    def index(self, session: Session, deck_id: int) -> PrefixIndex:
+    def index(self, session: Session, deck_id: int, config: str | None = None) -> PrefixIndex:
+        """The deck's index. `config`: the config version the session's reads are no older than;
+        a check made under another one is not trusted (None: the timer alone decides)."""
         now = self._clock()
         entry = self._entries.get(deck_id)
-        if entry is not None and now - entry.checked_at < self.check_interval:
+        if (entry is not None and now - entry.checked_at < self.check_interval
+                and (config is None or entry.checked_under == config)):
             return entry.index
         version = session.scalar(select(RateDeck.version).where(RateDeck.id == deck_id))
         if version is None:
             self._entries.pop(deck_id, None)
             return PrefixIndex()
-        if entry is not None and entry.version == version:
-            entry.checked_at = now
+        if entry is not None and entry.version >= version:  # newer than this session saw: fine too
+            if entry.version == version:
+                entry.checked_at, entry.checked_under = now, config
             return entry.index
-        index = load_index(session, deck_id)
         with self._lock:
-            self._entries[deck_id] = _Entry(version, index, now)
-            self.loads += 1
+            build = self._builds.setdefault(deck_id, threading.Lock())
+        with build:
+            entry = self._entries.get(deck_id)
+            if entry is not None and entry.version >= version:  # built while this call waited
+                return entry.index
+            index = load_index(session, deck_id)
+            with self._lock:
+                self._entries[deck_id] = _Entry(version, index, now, config)
+                self.loads += 1
         return index
+
+    def under(self, config: str | None) -> DeckReader:
+        """This cache as read by sessions whose reads are no older than config version `config`."""
+        return DeckReader(self, config)
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+@dataclass(frozen=True)
+class DeckReader:
+    """A DeckCache bound to a config version: what the loaders in pricing.py are handed."""
+
+    cache: DeckCache
+    config: str | None
+
+    def index(self, session: Session, deck_id: int) -> PrefixIndex:
+        return self.cache.index(session, deck_id, self.config)
 
 
 def load_index(session: Session, deck_id: int) -> PrefixIndex:

@@ -13,7 +13,7 @@ from controlplane.decks import COLUMNS, DeckLine, parse_deck
 from controlplane.errors import Invalid, NotFound
 from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck
 from controlplane.money import plain
-from controlplane.services import audit
+from controlplane.services import audit, config_version
 
 Progress = Callable[[int, int], None]
 BATCH = 5000
@@ -60,6 +60,7 @@ def import_deck(
         session.execute(delete(Rate).where(Rate.deck_id == deck.id))
         deck.version = (deck.version or 0) + 1
     total = len(parsed.lines)
+    config_version.changed(session)  # the rows go in as Core inserts, which the session does not see
     conn = session.connection()
     insert = Rate.__table__.insert()
     for start in range(0, total, BATCH):

@@ -9,6 +9,8 @@ Keys (all under the installation's prefix):
                          credit anywhere near running out?" costs one HMGET, not a walk of every call
   tenant:<id>:money      counter bumped after every committed balance change (money_version.py)
   tenant:<id>:deadline   the last deadline published for the tenant
+  config:version         counter bumped after every commit that changed what decisions read
+                         (config_version.py)
   trunk:<id>:calls       set of uuids      node:<name>:calls    set of uuids
   calls                  set of every uuid in flight
   deadline               pub/sub channel: {"tenant": id, "deadline": t} when an account's cut moves
@@ -27,6 +29,7 @@ import redis
 
 from controlplane.credit import RunningCall, bound_at
 from controlplane.rating import RateMatch, RatingContext, client_factor, load_match
+from controlplane.services import config_version
 from controlplane.settings import get_settings
 
 # Admission and every write it implies, in one round trip. KEYS: 1 account calls, 2 tenant calls,
@@ -130,6 +133,7 @@ class Snapshot:
     burn: tuple[int, int, int]  # summed credit.burn_terms (F, P, W) of the tenant's calls in flight
     money_version: str  # bumped after every committed change of the tenant's balance (money_version.py)
     deadline_message: str | None = None  # the tenant's cut as last published, by any controller
+    config_version: str = ""  # bumped after every commit that changed what decisions read (config_version.py)
 
     def burn_bound(self, t: float) -> Decimal:
         """An upper bound of what the tenant's calls in flight will have cost by time t."""
@@ -230,9 +234,10 @@ class LiveCalls:
         pipe.hmget(self.key("tenant", tenant_id, "burn"), "F", "P", "W")
         pipe.get(self.key("tenant", tenant_id, "money"))
         pipe.get(self.key("tenant", tenant_id, "deadline"))
-        account_calls, tenant_calls, burn, version, deadline = pipe.execute()
+        pipe.get(config_version.key(self.prefix))
+        account_calls, tenant_calls, burn, version, deadline, config = pipe.execute()
         return Snapshot(int(account_calls), int(tenant_calls), tuple(int(v or 0) for v in burn), version or "",
-                        deadline)
+                        deadline, config or "")
 
     def uuids(self, scope: str = "calls", ident: object = None) -> set[str]:
         key = self.key("calls") if ident is None else self.key(scope, ident, "calls")
