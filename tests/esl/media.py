@@ -21,6 +21,7 @@ import dataclasses
 import itertools
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -159,7 +160,12 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
 {extra}Content-Length: [len]
 {body}]]></send>
 """
-    steps = ['<recv request="INVITE" crlf="true"/>']
+    # rrs: [next_url] is the INVITE's Contact; From/To are kept for a BYE of our own, which swaps them
+    # (sipp has no [last_To:value]; a BYE with the INVITE's From/To unswapped is not FreeSWITCH's dialog).
+    steps = ['<recv request="INVITE" crlf="true" rrs="true"><action>'
+             '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>'
+             '<ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>'
+             '</action></recv>']
     if fe.reject_code is not None:
         steps += [f'<pause milliseconds="{_ms(fe.reject_after)}"/>',
                   reply.format(code=f"{fe.reject_code} Rejected", extra="", body="\n"),
@@ -177,8 +183,8 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
             steps += [f'<pause milliseconds="{_ms(fe.hangup_after)}"/>', """<send><![CDATA[
 BYE [next_url] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-[last_From:]
-[last_To:]
+From: [$local_to];tag=[pid]SIPpTag01[call_number]
+To: [$remote_from]
 [last_Call-ID:]
 CSeq: 2 BYE
 Contact: <sip:[local_ip]:[local_port]>
@@ -328,6 +334,15 @@ class RealCall:
     attempts: list[RealAttempt] = field(default_factory=list)
     sip_response_to_caller: int | None = None
     final_vars: dict[str, str] = field(default_factory=dict)
+    a_leg_uuid: str | None = None
+
+    @property
+    def uuid(self) -> str:
+        """The A leg's uuid, as the node reported it at hang-up (wait_done first), or while the call
+        is up, looked up by its SIP Call-ID (`live_uuid`)."""
+        if self.a_leg_uuid is None:
+            raise RuntimeError("the A leg's uuid is known after wait_done(), or from live_uuid()")
+        return self.a_leg_uuid
 
     def wait_done(self, timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -340,6 +355,7 @@ class RealCall:
         if ev is None:
             raise TimeoutError(f"no CHANNEL_HANGUP_COMPLETE for Call-ID {self.call_id}")
         self.final_vars = {k[len("variable_"):]: v for k, v in ev.items() if k.startswith("variable_")}
+        self.a_leg_uuid = ev.get("Unique-ID")
         self.hangup_cause = ev.get("Hangup-Cause")
         self.billsec = int(self.final_vars.get("billsec") or 0)
         causes = self.final_vars.get("originate_causes", "")
@@ -365,8 +381,7 @@ class RealMedia:
     kind = "freeswitch"
 
     def __init__(self, controller_addr: tuple[str, int], cdr_url: str | None) -> None:
-        self.tmp = tempfile.TemporaryDirectory(prefix="cp-fs-")
-        self.work = Path(self.tmp.name)
+        self.work = Path(tempfile.mkdtemp(prefix="cp-fs-"))
         self.settings = node_settings(controller_addr, cdr_url)
         self.fs = LocalFreeSwitch(self.settings, self.work / "fs")
         self.far_ends = _RealFarEnds(self)
@@ -385,7 +400,8 @@ class RealMedia:
         xml = self.work / f"uas-{re.sub(r'[^A-Za-z0-9]', '_', match)}-{port}.xml"
         xml.write_text(uas_scenario(fe))
         self._procs.append(subprocess.Popen(["sipp", "-sf", str(xml), "-i", "127.0.0.1", "-p", str(port), "-nostdin",
-                                             "-trace_err"], cwd=self.work,
+                                             "-trace_err", "-trace_msg", "-message_file",
+                                             str(xml.with_suffix(".messages.log"))], cwd=self.work,
                                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         return port
 
@@ -435,7 +451,10 @@ class RealMedia:
                 p.wait(5)
             except subprocess.TimeoutExpired:
                 p.kill()
-        self.tmp.cleanup()
+        if os.environ.get("CP_KEEP_FS_WORK") == "1":  # keep freeswitch.log and the sipp traces to read
+            print(f"real FreeSWITCH work dir kept: {self.work}")
+        else:
+            shutil.rmtree(self.work, ignore_errors=True)
 
     def require_standin(self, why: str) -> None:
         pytest.skip(f"needs the FreeSWITCH stand-in, not a real node: {why}")
