@@ -66,7 +66,11 @@ class CallFlow:
         self.ctx = ctx
         self.state = CallState(channel.uuid)
         self.pending_vars: dict[str, str] = {}
-        self.node = channel.data.get("FreeSWITCH-Hostname") or channel.data.get("Core-UUID", "")
+        # The node's switchname (`controlplane freeswitch render --node-name`), which is what nodes are
+        # registered by; FreeSWITCH-Hostname is the machine's host name, which a real node reports
+        # apart from it (seen: "vm" against "fs-test"). Only where no switchname is set are they equal.
+        data = channel.data
+        self.node = data.get("FreeSWITCH-Switchname") or data.get("FreeSWITCH-Hostname") or data.get("Core-UUID", "")
 
     # --- entry point -------------------------------------------------------------------------
     def run(self) -> None:

@@ -25,7 +25,7 @@ class MediaNode(Timestamped, Base):
     weight: Mapped[int] = mapped_column(Integer, default=50)
     status: Mapped[Status] = mapped_column(enum_type(Status), default=Status.ACTIVE)
     # Inbound event socket the controller and `calls hangup` use (uuid_kill, uuid_exists).
-    # esl_host None means the SIP host. The name must be the node's FreeSWITCH-Hostname (switchname).
+    # esl_host None means the SIP host. The name must be the node's switchname (FreeSWITCH-Switchname).
     esl_host: Mapped[str | None] = mapped_column(String(190))
     esl_port: Mapped[int] = mapped_column(Integer, default=8021, server_default="8021")
     # Kept as given, not hashed: FreeSWITCH's ESL authenticates with the cleartext password

@@ -83,7 +83,7 @@ def add_node(
     weight: int = 50,
     actor: str = "system",
 ) -> MediaNode:
-    """Register a node; `name` must be its FreeSWITCH-Hostname (switchname) so calls map to it."""
+    """Register a node; `name` must be its switchname (FreeSWITCH-Switchname) so calls map to it."""
     errors: dict[str, str] = {}
     name = (name or "").strip()
     if not NAME.match(name):
@@ -144,7 +144,7 @@ def address_of(node: MediaNode) -> NodeAddress:
 
 def node_addresses(session: Session, fs_nodes: str | None = None, *,
                    active_only: bool = False) -> dict[str, NodeAddress]:
-    """ESL addresses of the registered nodes, by name (= FreeSWITCH-Hostname).
+    """ESL addresses of the registered nodes, by name (= FreeSWITCH-Switchname).
 
     Disabled nodes are kept unless `active_only`: disabling only takes a node out of the
     dispatcher, and the calls still draining on it must stay reachable for balance cuts,
