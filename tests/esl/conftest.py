@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from controlplane.freeswitch.render import render
+from controlplane.freeswitch.render import CDR_PATH, render
 from controlplane.models import Tenant
 from controlplane.services.accounts import create_sip_account
 from controlplane.services.carriers import create_carrier
@@ -36,7 +36,13 @@ from controlplane.testing.net import free_port, wait_port
 from tests.esl.proxy import CuttableProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "standin"))  # esl_client for media.py
-from tests.esl.media import CDR_PASSWORD, CDR_USER, media_node_factory  # noqa: E402,F401  (fixture)
+from tests.esl.media import (  # noqa: E402,F401  (media_node_factory: a fixture)
+    CDR_PASSWORD,
+    CDR_USER,
+    RealMedia,
+    media_node_factory,
+    real_freeswitch_wanted,
+)
 
 TIME_SCALE = 10.0  # ten call-seconds per real second
 
@@ -122,16 +128,29 @@ class BlackHole:
 
 @dataclass
 class Rig:
-    fs: FreeSwitchStandIn
+    """`fs` is the media node: the stand-in, or with CP_REAL_FREESWITCH=1 a real FreeSWITCH (tests.esl.media
+    RealMedia) taking the same far-end scripts (`far_ends.add("127.0.0.1:5071", FarEnd...)` starts a sipp UAS
+    on that port) and calls (`place_call(CallSpec)`; a sipp caller with the X-CP-* headers)."""
+
+    fs: FreeSwitchStandIn | RealMedia
     controller: ControllerProcess
     web: WebServer
     db_proxy: CuttableProxy | None
     env: dict[str, str]
+    node_name: str = "fs-node-1"
+
+    @property
+    def real(self) -> bool:
+        return isinstance(self.fs, RealMedia)
+
+    def require_standin(self, why: str) -> None:
+        if self.real:
+            pytest.skip(f"needs the FreeSWITCH stand-in, not a real node: {why}")
 
 
 @pytest.fixture()
 def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequest):
-    """Stand-in + controller (+ web app for the CDR push). Extra controller env via the
+    """Media node + controller (+ web app for the CDR push). Extra controller env via the
     `controller_env` marker: @pytest.mark.controller_env(CP_WARN_SECONDS="5")."""
     web = WebServer()
     port = free_port()
@@ -139,16 +158,24 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
     options = options.kwargs if options else {}
     blackhole = BlackHole() if options.get("cdr_blackhole") else None
     cdr_web = f"http://127.0.0.1:{blackhole.port}" if blackhole else web.url
-    cdr = None if options.get("no_cdr_push") else production_cdr_settings(cdr_web, tmp_path / "cdr-errors")
-    fs = FreeSwitchStandIn(controller=("127.0.0.1", port), inbound_port=0, time_scale=TIME_SCALE, cdr=cdr,
-                           linger_notice=options.get("linger_notice", "after_cs_hangup"))
-    fs.start()
+    fs: FreeSwitchStandIn | RealMedia
+    if real_freeswitch_wanted():
+        if options.get("linger_notice"):
+            pytest.skip("the linger notice's place is the stand-in's to choose; a real node races")
+        fs = RealMedia(("127.0.0.1", port), None if options.get("no_cdr_push") else cdr_web + CDR_PATH,
+                       timeout_scale=TIME_SCALE).start()
+        scale, node_name, dial = 1.0, fs.fs.node_name, {"CP_KAMAILIO_SIP": "direct"}
+    else:
+        cdr = None if options.get("no_cdr_push") else production_cdr_settings(cdr_web, tmp_path / "cdr-errors")
+        fs = FreeSwitchStandIn(controller=("127.0.0.1", port), inbound_port=0, time_scale=TIME_SCALE, cdr=cdr,
+                               linger_notice=options.get("linger_notice", "after_cs_hangup")).start()
+        scale, node_name, dial = TIME_SCALE, "fs-node-1", {}
     env = os.environ.copy()
     env.update(
-        CP_CONTROLLER_PORT=str(port), CP_TIME_SCALE=str(TIME_SCALE),
-        CP_FS_NODES=f"fs-node-1=127.0.0.1:{fs.inbound_port}:ClueCon", CP_SYNC_INTERVAL="5",
+        CP_CONTROLLER_PORT=str(port), CP_TIME_SCALE=str(scale),
+        CP_FS_NODES=f"{node_name}=127.0.0.1:{fs.inbound_port}:ClueCon", CP_SYNC_INTERVAL="5",
         CP_NODE_LOST_AFTER="10", CP_LOG_LEVEL="INFO", CP_SPOOL_DIR=str(tmp_path / "spool"),
-        CP_DECK_CHECK_INTERVAL="0", CP_DECISION_CACHE_TTL="0",
+        CP_DECK_CHECK_INTERVAL="0", CP_DECISION_CACHE_TTL="0", **dial,
     )
     marker = request.node.get_closest_marker("controller_env")
     if marker:
@@ -161,15 +188,17 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
         proxy = CuttableProxy((url.host or "127.0.0.1", url.port or 3306)).start()
         env["DATABASE_URL"] = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
     controller = ControllerProcess(port, env, tmp_path / "controller.log")
-    controller.start()
-    yield Rig(fs, controller, web, proxy, env)
-    controller.stop()
-    if proxy is not None:
-        proxy.cut()
-    fs.stop()
-    web.stop()
-    if blackhole:
-        blackhole.close()
+    try:  # whatever fails from here on, nothing started is left running
+        controller.start()
+        yield Rig(fs, controller, web, proxy, env, node_name)
+    finally:
+        controller.stop()
+        if proxy is not None:
+            proxy.cut()
+        fs.stop()
+        web.stop()
+        if blackhole:
+            blackhole.close()
     if request.node.rep_call.failed if hasattr(request.node, "rep_call") else False:
         print(controller.output()[-5000:])
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import os
 import re
 import shutil
@@ -29,7 +30,7 @@ import threading
 import time
 import urllib.parse
 import uuid as uuidlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,10 +163,12 @@ Contact: <sip:[local_ip]:[local_port];transport=[transport]>
 """
     # rrs: [next_url] is the INVITE's Contact; From/To are kept for a BYE of our own, which swaps them
     # (sipp has no [last_To:value]; a BYE with the INVITE's From/To unswapped is not FreeSWITCH's dialog).
+    # (sipp refuses to start a scenario that assigns a variable it never uses: only a far end that hangs up.)
+    own_bye = fe.reject_code is None and fe.answer_after is not None and fe.hangup_after is not None
     steps = ['<recv request="INVITE" crlf="true" rrs="true"><action>'
              '<ereg regexp=".*" search_in="hdr" header="From:" assign_to="remote_from"/>'
              '<ereg regexp=".*" search_in="hdr" header="To:" assign_to="local_to"/>'
-             '</action></recv>']
+             '</action></recv>' if own_bye else '<recv request="INVITE" crlf="true" rrs="true"/>']
     if fe.reject_code is not None:
         steps += [f'<pause milliseconds="{_ms(fe.reject_after)}"/>',
                   reply.format(code=f"{fe.reject_code} Rejected", extra="", body="\n"),
@@ -269,11 +272,13 @@ class _HangupListener:
 
     def __init__(self, port: int, password: str) -> None:
         self.events: dict[str, dict[str, str]] = {}
+        self.by_uuid: dict[str, dict[str, str]] = {}
+        self.executes: dict[str, list[tuple[str, str, float]]] = {}
         self.cond = threading.Condition()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.f = self.sock.makefile("rb")
         self._read()
-        self.sock.sendall(f"auth {password}\n\nevent plain CHANNEL_HANGUP_COMPLETE\n\n".encode())
+        self.sock.sendall(f"auth {password}\n\nevent plain CHANNEL_HANGUP_COMPLETE CHANNEL_EXECUTE\n\n".encode())
         self.sock.settimeout(None)
         threading.Thread(target=self._loop, daemon=True).start()
 
@@ -298,11 +303,19 @@ class _HangupListener:
             for line in body.decode().split("\n\n", 1)[0].split("\n"):
                 k, _, v = line.partition(": ")
                 ev.setdefault(k, urllib.parse.unquote(v))
-            cid = ev.get("variable_sip_call_id")
-            if cid:
+            if ev.get("Event-Name") == "CHANNEL_EXECUTE":  # apps run on a leg, e.g. a warning tone's playback
                 with self.cond:
+                    self.executes.setdefault(ev.get("Unique-ID", ""), []).append(
+                        (ev.get("Application", ""), ev.get("Application-Data", ""),
+                         int(ev.get("Event-Date-Timestamp", "0")) / 1e6))
+                continue
+            cid = ev.get("variable_sip_call_id")
+            with self.cond:
+                if cid:
                     self.events[cid] = ev
-                    self.cond.notify_all()
+                if ev.get("Unique-ID"):  # B legs too: an attempt's channel name and SIP status
+                    self.by_uuid[ev["Unique-ID"]] = ev
+                self.cond.notify_all()
 
     def wait(self, call_id: str, timeout: float) -> dict[str, str] | None:
         with self.cond:
@@ -320,6 +333,8 @@ class _HangupListener:
 class RealAttempt:
     uuid: str
     cause: str
+    endpoint: str = ""  # the B leg's channel name, sofia/<profile>/<number>@<host:port>
+    sip_code: int | None = None
 
 
 @dataclass
@@ -335,16 +350,34 @@ class RealCall:
     sip_response_to_caller: int | None = None
     final_vars: dict[str, str] = field(default_factory=dict)
     a_leg_uuid: str | None = None
+    node_api: Callable[[str], str] | None = None
+    caller_port: int = 0
+    # Tests' timeouts are written for the stand-in's ten call-seconds per second; a real node runs in real time.
+    timeout_scale: float = 1.0
 
     @property
     def uuid(self) -> str:
-        """The A leg's uuid, as the node reported it at hang-up (wait_done first), or while the call
-        is up, looked up by its SIP Call-ID (`live_uuid`)."""
+        """The A leg's uuid: as the node reported it at hang-up, or while the call is up, found in
+        `show channels` by the caller's contact port (the A leg is sofia/<profile>/<user>@127.0.0.1:<port>)."""
+        if self.a_leg_uuid is None and self.node_api is not None:
+            deadline = time.monotonic() + 10
+            while self.a_leg_uuid is None and time.monotonic() < deadline:
+                rows = json.loads(self.node_api("show channels as json") or "{}").get("rows", [])
+                self.a_leg_uuid = next((r["uuid"] for r in rows if r.get("direction") == "inbound"
+                                        and r.get("name", "").endswith(f"@127.0.0.1:{self.caller_port}")), None)
+                time.sleep(0.2) if self.a_leg_uuid is None else None
         if self.a_leg_uuid is None:
-            raise RuntimeError("the A leg's uuid is known after wait_done(), or from live_uuid()")
+            raise RuntimeError(f"no A leg on the node for the caller on port {self.caller_port}")
         return self.a_leg_uuid
 
+    def tone_times(self) -> list[float]:
+        """When each tone_stream playback started on the A leg (epoch seconds; e.g. uuid_broadcast's)."""
+        with self.listener.cond:
+            runs = list(self.listener.executes.get(self.uuid, []))
+        return [at for app, data, at in runs if app == "playback" and data.startswith("tone_stream://")]
+
     def wait_done(self, timeout: float = 30.0) -> bool:
+        timeout *= self.timeout_scale
         deadline = time.monotonic() + timeout
         try:
             self.proc.wait(timeout)
@@ -361,7 +394,11 @@ class RealCall:
         causes = self.final_vars.get("originate_causes", "")
         for item in causes.removeprefix("ARRAY::").split("|:") if causes else []:
             u, _, c = item.partition(";")
-            self.attempts.append(RealAttempt(u, c))
+            with self.listener.cond:
+                self.listener.cond.wait_for(lambda u=u: u in self.listener.by_uuid, 2.0)
+                leg = self.listener.by_uuid.get(u, {})
+            code = leg.get("variable_sip_term_status") or leg.get("variable_sip_invite_failure_status")
+            self.attempts.append(RealAttempt(u, c, leg.get("Channel-Name", ""), int(code) if code else None))
         text = self.trace.read_text(errors="replace") if self.trace.exists() else ""
         finals = [int(c) for c in re.findall(r"^SIP/2\.0 (\d{3})", text, re.M) if int(c) >= 300]
         self.sip_response_to_caller = finals[-1] if finals else None
@@ -374,13 +411,16 @@ class _RealFarEnds:
         self.ports: dict[str, int] = {}
 
     def add(self, match: str, far_end: FarEnd) -> None:
-        self.ports[match] = self.node.start_uas(match, far_end)
+        """A match that is a `host:port` (as the tests' carriers are) gets its UAS on that very port."""
+        fixed = re.fullmatch(r"127\.0\.0\.1:(\d+)", match)
+        self.ports[match] = self.node.start_uas(match, far_end, int(fixed.group(1)) if fixed else None)
 
 
 class RealMedia:
     kind = "freeswitch"
 
-    def __init__(self, controller_addr: tuple[str, int], cdr_url: str | None) -> None:
+    def __init__(self, controller_addr: tuple[str, int], cdr_url: str | None, timeout_scale: float = 1.0) -> None:
+        self.timeout_scale = timeout_scale
         self.work = Path(tempfile.mkdtemp(prefix="cp-fs-"))
         self.settings = node_settings(controller_addr, cdr_url)
         self.fs = LocalFreeSwitch(self.settings, self.work / "fs")
@@ -393,10 +433,10 @@ class RealMedia:
         self.listener = _HangupListener(self.inbound_port, self.password)
         return self
 
-    def start_uas(self, match: str, fe: FarEnd) -> int:
+    def start_uas(self, match: str, fe: FarEnd, port: int | None = None) -> int:
         if fe.unreachable:
-            return free_port()  # nothing listens there
-        port = free_port()
+            return port or free_port()  # nothing listens there
+        port = port or free_port()
         xml = self.work / f"uas-{re.sub(r'[^A-Za-z0-9]', '_', match)}-{port}.xml"
         xml.write_text(uas_scenario(fe))
         self._procs.append(subprocess.Popen(["sipp", "-sf", str(xml), "-i", "127.0.0.1", "-p", str(port), "-nostdin",
@@ -415,11 +455,13 @@ class RealMedia:
         xml = self.work / f"uac-{call_id}.xml"
         xml.write_text(uac_scenario(spec, call_id, "127.0.0.1", self.settings.freeswitch_sip_port))
         trace = self.work / f"uac-{call_id}_messages.log"
+        port = free_port()
         proc = subprocess.Popen(["sipp", "127.0.0.1:" + str(self.settings.freeswitch_sip_port), "-sf", str(xml),
-                                 "-i", "127.0.0.1", "-p", str(free_port()), "-m", "1", "-nostdin", "-cid_str", call_id,
+                                 "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-nostdin", "-cid_str", call_id,
                                  "-trace_msg", "-message_file", str(trace)], cwd=self.work,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        return RealCall(spec, call_id, proc, trace, self.listener)
+        return RealCall(spec, call_id, proc, trace, self.listener, node_api=self.fs.api, caller_port=port,
+                        timeout_scale=self.timeout_scale)
 
     @property
     def inbound_port(self) -> int:
