@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import wire
-from .channel import Channel, Profile, initial_vars, new_uuid
+from .channel import Channel, Profile, dialplan_apps, initial_vars, new_uuid
 from .dialstring import Leg, parse_dial_string
 from .farend import SIP_PHRASES, dialstatus, sip_cause_to_freeswitch
 
@@ -31,6 +31,16 @@ CAUSE_TO_SIP = {
     "NETWORK_OUT_OF_ORDER": 502, "SERVICE_UNAVAILABLE": 503, "INCOMPATIBLE_DESTINATION": 488,
     "EXCHANGE_ROUTING_ERROR": 483, "SERVICE_NOT_IMPLEMENTED": 501, "NUMBER_CHANGED": 410,
 }
+
+# FreeSWITCH's session threads and the originate loop act on 20 ms ticks: a queued sendmsg takes effect
+# one tick after its +OK (fact 7; a:202-206, k:1126-1130), the A leg reacts to a far end's 180/200/4xx one
+# tick after the B leg got it (b:786 Other-Leg-Channel-Answered-Time .771431, A's BRIDGE at .791402), and a
+# session thread woken by another thread's hang-up goes on a tick later (f1:1293 HANGUP .451, f1:1459 .471).
+TICK = 0.020
+DISPATCH_LAG = TICK
+# mod_event_socket's listener loop, which notices a channel that is down (see Call._report)
+LISTENER_LOOP = TICK
+LISTENER_LOOP_REAL = 0.05
 
 CHANNEL_EVENTS = {
     "CHANNEL_EXECUTE", "CHANNEL_EXECUTE_COMPLETE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA",
@@ -65,6 +75,8 @@ class Attempt:
     cause: str | None = None
     answered_at: float | None = None
     ended_at: float | None = None
+    created_at: float | None = None  # the INVITE (b:786 Other-Leg-Channel-Created-Time = the bridge's EXECUTE)
+    rang_at: float | None = None  # its 180 (Other-Leg-Channel-Progress-Time)
 
 
 @dataclass
@@ -84,14 +96,14 @@ class _Hangup(Exception):
 
 
 class Call:
-    def __init__(self, node: FreeSwitchStandIn, spec: CallSpec) -> None:
+    def __init__(self, node: FreeSwitchStandIn, spec: CallSpec, at: float | None = None) -> None:
         self.node = node
         self.spec = spec
         self.clock = node.clock
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
         self.uuid = new_uuid()
-        now = self.clock.now()
+        now = self.clock.now() if at is None else at
         self.t_start = now
         host, port = node.controller
         self.socket_arg = f"{host}:{port} async full"
@@ -100,20 +112,28 @@ class Call:
                        spec.caller_host, spec.destination, self.uuid, chan_name, now)
         self.chan = Channel(node.info, prof, self.socket_arg)
         self.chan.init_vars(initial_vars(self.uuid, node.next_session_id(), spec.caller_number, spec.caller_name,
-                                         spec.destination, spec.sip_headers, host, self.socket_arg, now,
+                                         spec.destination, spec.sip_headers, now,
                                          spec.caller_host, spec.caller_port))
         self.times: dict[str, float | None] = {"start": now, "answer": None, "bridge": None, "progress": None,
                                                "progress_media": None, "end": None}
         self.queue: deque[dict[str, str]] = deque()
-        self.hungup = False
+        self.hangup_started = False
+        self.hungup = False  # set once CHANNEL_HANGUP is out, so the session thread's events follow it
+        # Simulated instants: `vnow` is where the session (app) thread is; `resume_at` where it goes on
+        # after a hang-up.
+        self.vnow = now
+        self.resume_at = now
+        self.app_thread: threading.Thread | None = None
+        self.session_dead_at: float | None = None
         self.caller_bye = False
         self.bridged = False
         self.b_hangup = False
         self.current_app: str | None = None
-        self.last_app: tuple[str, str | None] | None = None
+        # the dialplan's socket app is the last app until another one runs (l:772 last_app socket)
+        self.last_app: tuple[str, str | None] | None = ("socket", self.socket_arg)
         self.attempts: list[Attempt] = []
         self.broadcasts: list[Broadcast] = []
-        self.app_log: list[tuple[str, str | None]] = []
+        self.app_log: list[tuple[str, str | None, float]] = []  # (app, data, when) for the JSON CDR
         self.events: list[tuple[float, str, dict[str, str]]] = []
         self.transcript: list[str] = []
         self.sip_response_to_caller: int | None = None
@@ -135,6 +155,10 @@ class Call:
         self.linger: int | None = None  # None = no linger; -1 forever; N seconds
         self.linger_notified = False
         self.channel_destroyed = False
+        self.media_out_ms = 0  # milliseconds of audio played to the caller
+        self.socket_app_uuid = new_uuid()
+        self.ack_pending = False  # the answer app answered: the caller's ACK follows its EXECUTE_COMPLETE
+        self.ack_due = False  # the caller's ACK to the answer app's 200 OK is in (applied before the next event)
 
     # ----------------------------------------------------------------------------- public inspection
     def wait_done(self, timeout: float = 30.0) -> bool:
@@ -199,31 +223,70 @@ class Call:
                 return False
         return True
 
-    def emit(self, name: str, headers: list[tuple[str, str]], body: str | None = None) -> None:
+    def emit(self, name: str, headers: list[tuple[str, str]], body: str | None = None,
+             at: float | None = None) -> None:
         """Record an event and deliver it to the outbound session and inbound listeners."""
         key = {k: v for k, v in headers if k in ("Unique-ID", "Hangup-Cause", "Application", "Application-Data",
                                                   "Application-Response", "Channel-State", "Job-UUID")}
         with self.lock:
-            self.events.append((self.clock.now(), name, key))
+            self.events.append((self.clock.now() if at is None else at, name, key))
         data = wire.event_plain(headers, body)
         if self._wants(name, headers):
             self.send(data)
         self.node.publish(name, headers, body)
 
     def chan_event(self, name: str, pre: list[tuple[str, str]] | None = None,
-                   tail: list[tuple[str, str]] | None = None, with_vars: bool = True) -> None:
+                   tail: list[tuple[str, str]] | None = None, with_vars: bool = True,
+                   at: float | None = None) -> None:
+        """A channel event at simulated instant `at` (default: now)."""
+        at = self.clock.now() if at is None else at
         with self.lock:
-            hdrs = self.chan.event_headers(name, self.clock.now(), pre, tail, with_vars)
-        self.emit(name, hdrs)
+            if self.ack_due:  # g2obs:1084: the ACK's variables show on the first event after the answer
+                self.ack_due = False
+                self.chan.ack_vars()
+            hdrs = self.chan.event_headers(name, at, pre, tail, with_vars)
+        self.emit(name, hdrs, at=at)
 
     # ----------------------------------------------------------------------------- lifecycle
     def start(self) -> None:
         threading.Thread(target=self._session_main, name=f"fs-call-{self.uuid[:8]}", daemon=True).start()
 
+    def _dialplan(self) -> None:
+        """The dialplan's apps up to the socket, seen only by inbound listeners (g1obs:50-655): each EXECUTE
+        shows current_application then its data; before the app runs they are set again, data first, so
+        EXECUTE_COMPLETE shows data, application, then what the app set (g1obs:169, g1obs:410)."""
+        v = self.chan.vars
+        at = self.t_start
+        for app, data, sets in dialplan_apps(self.socket_arg, at):
+            with self.lock:
+                v.set("current_application", app)
+                v.set("current_application_data", data)
+                self.app_log.append((app, data, at))
+            app_uuid = new_uuid()
+            tail = [("Application", app), ("Application-Data", data)]
+            self.chan_event("CHANNEL_EXECUTE", tail=tail + [("Application-UUID", app_uuid)], at=at)
+            if app == "socket":  # its EXECUTE_COMPLETE at the end carries the same uuid (g1obs:533, g1obs:2235)
+                self.socket_app_uuid = app_uuid
+                break
+            with self.lock:
+                v.set("current_application_data", data)
+                v.set("current_application", app)
+                for k, val in sets:
+                    v.set(k, val)
+            self.chan_event("CHANNEL_EXECUTE_COMPLETE",
+                            tail=tail + [("Application-Response", "_none_"), ("Application-UUID", app_uuid)], at=at)
+        with self.lock:  # the socket app (mod_event_socket) sets them again, then socket_host (a:174-176)
+            v.set("current_application_data", self.socket_arg)
+            v.set("current_application", "socket")
+            v.set("socket_host", self.node.controller[0])
+
     def _session_main(self) -> None:
+        self._dialplan()
         try:
             self.sock = socket.create_connection(self.node.controller, timeout=5)
             self.sock.settimeout(None)
+            # No Nagle: a reply followed by an event would otherwise wait for the peer's delayed ACK (40 ms)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             # socket app failed: FreeSWITCH hangs the call up (DESTINATION_OUT_OF_ORDER).
             self.sock = None
@@ -252,6 +315,7 @@ class Call:
         with self.cond:
             if not self.exited:
                 self.session_dead = True
+                self.session_dead_at = self.clock.now()
             self.cond.notify_all()
         if not self.exited:
             self._close_socket()
@@ -263,12 +327,15 @@ class Call:
 
     # ----------------------------------------------------------------------------- app thread
     def _app_main(self) -> None:
+        self.app_thread = threading.current_thread()
         try:
             with self.cond:
                 while not self.connected and not self.session_dead and not self.vanished:
                     self.cond.wait(0.05)
             if self.session_dead and not self.connected:
-                self.request_hangup("DESTINATION_OUT_OF_ORDER")
+                self.vnow = self.clock.now()
+                self.request_hangup("DESTINATION_OUT_OF_ORDER", at=self.vnow)
+            socket_done = False
             while True:
                 with self.cond:
                     while not self.queue and not self.hungup and not self.session_dead and not self.vanished:
@@ -279,25 +346,62 @@ class Call:
                         break
                     if self.queue:
                         cmd = self.queue.popleft()
-                    else:  # socket gone while parked (fact 28, g2obs:1242)
+                    else:  # socket gone (fact 28): parked (g2obs:1084) or after a bridge (g1obs:2235)
                         cmd = None
                 if cmd is None:
-                    self.request_hangup("NORMAL_CLEARING")
+                    self._socket_gone()
+                    socket_done = True
                     break
+                # the session thread takes a queued sendmsg on its next tick (DISPATCH_LAG)
+                at = max(self.vnow, float(cmd.get("_at") or self.clock.now()) + DISPATCH_LAG)
+                if not self.wait_until(at):
+                    break
+                self.vnow = at
                 self._run_command(cmd)
                 if self.hungup:
                     break
-            self._finish()
+            self._finish(socket_done)
         except Exception:  # noqa: BLE001 - report, then let wait_done() return
             import traceback
 
             traceback.print_exc()
             self.done.set()
 
+    def wait_until(self, instant: float, interruptible: bool = True) -> bool:
+        """Wait for a simulated instant; False if the call was hung up (or vanished) first."""
+        with self.cond:
+            while True:
+                if self.vanished or (interruptible and self.hungup):
+                    return False
+                left = self.clock.real(instant - self.clock.now())
+                if left <= 0:
+                    return True
+                self.cond.wait(min(left, 0.5))
+
+    def _socket_gone(self) -> None:
+        """The ESL application is gone: the socket app returns (UNPARK, its EXECUTE_COMPLETE), the dialplan has
+        nothing after it, so A is hung up NORMAL_CLEARING (g2obs:1084-1242: EXECUTE_COMPLETE socket, then HANGUP)."""
+        dead = self.session_dead_at if self.session_dead_at is not None else self.clock.now()
+        self.vnow = max(self.vnow, dead + TICK)
+        self.wait_until(self.vnow, interruptible=False)
+        self._socket_complete(self.vnow)
+        self.request_hangup("NORMAL_CLEARING", at=self.vnow)
+
+    def _socket_complete(self, at: float) -> None:
+        v = self.chan.vars
+        with self.lock:
+            v.set("current_loop", None)
+            v.set("total_loops", None)
+        self.chan_event("CHANNEL_UNPARK", at=at)
+        resp = v.get("current_application_response") or "_none_"
+        self.chan_event("CHANNEL_EXECUTE_COMPLETE", tail=[
+            ("Application", "socket"), ("Application-Data", self.socket_arg),
+            ("Application-Response", resp), ("Application-UUID", self.socket_app_uuid)], at=at)
+
     def _run_command(self, cmd: dict[str, str]) -> None:
         kind = cmd.get("call-command")
         if kind == "hangup":
-            self.request_hangup(cmd.get("hangup-cause") or "NORMAL_CLEARING")
+            self.request_hangup(cmd.get("hangup-cause") or "NORMAL_CLEARING", at=self.vnow)
             return
         if kind == "execute":
             app = cmd.get("execute-app-name", "")
@@ -308,22 +412,29 @@ class Call:
 
     def sleep_sim(self, seconds: float) -> None:
         """Sleep in simulated time; wakes early on hangup (raises _Hangup)."""
-        deadline = time.monotonic() + self.clock.real(seconds)
-        with self.cond:
-            while not self.hungup:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self.cond.wait(left)
-        raise _Hangup()
+        if not self.wait_until(self.clock.now() + seconds):
+            raise _Hangup()
+
+    def _hold_until(self, instant: float) -> None:
+        """The session thread waits for `instant`; on a hang-up it goes on where the hang-up lets it
+        (`resume_at`) and raises _Hangup."""
+        if not self.wait_until(instant):
+            self.vnow = max(self.vnow, self.resume_at)
+            self.wait_until(self.vnow, interruptible=False)
+            raise _Hangup()
+        self.vnow = max(self.vnow, instant)
 
     # ----------------------------------------------------------------------------- hangup
-    def request_hangup(self, cause: str, caller_bye: bool = False, refuse_code: int | None = None) -> bool:
-        """Hang up A: CHANNEL_HANGUP now; the app thread emits the rest (fact 10, 22)."""
+    def request_hangup(self, cause: str, caller_bye: bool = False, refuse_code: int | None = None,
+                       at: float | None = None) -> bool:
+        """Hang up A at simulated instant `at` (default now): CHANNEL_HANGUP; the app thread emits the rest
+        (fact 10, 22)."""
         with self.cond:
-            if self.hungup:
+            if self.hangup_started:
                 return False
-            self.hungup = True
+            self.hangup_started = True
+            now = self.clock.now() if at is None else at
+            own_thread = threading.current_thread() is self.app_thread
             ch = self.chan
             v = ch.vars
             if self.bridged and self.attempts:
@@ -346,50 +457,104 @@ class Call:
             if self.times["answer"] is None and not caller_bye:
                 code = refuse_code or CAUSE_TO_SIP.get(cause, 480)
                 self.sip_response_to_caller = code
-            now = self.clock.now()
             ch.hangup_cause = cause
             ch.answer_state = "hangup"
+            ch.state_number = "10"
             ch.profile.hangup = now
             self.hangup_cause = cause
             self.times["end"] = now
-            self.cond.notify_all()
-        self.chan_event("CHANNEL_HANGUP")
+        self.chan_event("CHANNEL_HANGUP", at=now)
         self._linger_notice_at("after_hangup")  # f1:1451, before the running app's EXECUTE_COMPLETE
+        with self.cond:
+            self.hungup = True
+            # a hang-up from another thread (scheduler, caller's BYE, uuid_kill) wakes the session thread,
+            # which goes on at its next tick; its own hang-up goes on at once (a:1140-1759 one instant)
+            self.resume_at = now if own_thread else now + TICK
+            self.cond.notify_all()
         return True
 
-    def _finish(self) -> None:
+    def _finish(self, socket_done: bool = False) -> None:
         """Unwind after hangup: UNPARK, socket's EXECUTE_COMPLETE, states, HANGUP_COMPLETE (a:1301-1759),
         with the linger notice where `node.linger_notice` puts it (node.LINGER_NOTICE)."""
         v = self.chan.vars
-        with self.lock:
-            v.set("current_loop", None)
-            v.set("total_loops", None)
-        self.chan_event("CHANNEL_UNPARK")
-        resp = v.get("current_application_response") or "_none_"
-        self.chan_event("CHANNEL_EXECUTE_COMPLETE", tail=[
-            ("Application", "socket"), ("Application-Data", self.socket_arg),
-            ("Application-Response", resp), ("Application-UUID", new_uuid())])
+        if self.vanished:  # the node died (stop_node): nothing more happens
+            self.done.set()
+            return
+        at = self.vnow = max(self.vnow, self.resume_at)
+        self.wait_until(at, interruptible=False)
+        if not socket_done:
+            self._socket_complete(at)
         with self.lock:
             self.chan.state = "CS_HANGUP"
-        self.chan_event("CHANNEL_STATE", with_vars=False)
+            self.chan.state_number = None
+        self.chan_event("CHANNEL_STATE", with_vars=False, at=at)
         self._linger_notice_at("after_cs_hangup")
         with self.lock:
             self.chan.state = "CS_REPORTING"
+            self.chan.state_number = None
             self.chan.call_state = "HANGUP"
-        self.chan_event("CHANNEL_STATE", with_vars=False)
+            self.chan.profile.hangup_shown = True
+        self.chan_event("CHANNEL_STATE", with_vars=False, at=at)
         with self.lock:
             la = self.last_app
-            self.chan.cdr_vars(self.times, la[0] if la else None, la[1] if la else None)
+            self.chan.cdr_vars(self.times, la[0] if la else None, la[1] if la else None, self.media_out_ms)
             self.final_vars = dict(v.items())
             self.billsec = int(v.get("billsec") or 0)
             self.duration = int(v.get("duration") or 0)
-        self.node.post_cdr(self)  # mod_json_cdr posts in CS_REPORTING: HANGUP_COMPLETE waits for it (j2:1757-1765)
+        if self._report():  # mod_json_cdr posts in CS_REPORTING: HANGUP_COMPLETE waits (j2:1757-1765)
+            at = max(at, self.clock.now())
         cause = self.hangup_cause or "NORMAL_CLEARING"
         with self.lock:
-            hdrs = self.chan.event_headers("CHANNEL_HANGUP_COMPLETE", self.clock.now(), pre=[("Hangup-Cause", cause)])
-        self.emit("CHANNEL_HANGUP_COMPLETE", hdrs)
+            hdrs = self.chan.event_headers("CHANNEL_HANGUP_COMPLETE", at, pre=[("Hangup-Cause", cause)])
+        self.emit("CHANNEL_HANGUP_COMPLETE", hdrs, at=at)
         self.node.channel_gone(self)
         self._end_session()
+
+    def _report(self) -> bool:
+        """CS_REPORTING with mod_json_cdr: the POST runs on the session thread, so HANGUP_COMPLETE waits for
+        it. The socket's listener sees the channel down on its own loop meanwhile: if the POST takes longer
+        than that loop, the notice goes out first - the linger notice before HANGUP_COMPLETE (j2:1757, then
+        j2:1765 two seconds later), or without linger the disconnect notice and the socket closes, so
+        HANGUP_COMPLETE is never delivered (k2:1750, fact 14). A failed try about to wait for its retry is slow
+        by definition; otherwise the loop is LISTENER_LOOP simulated seconds but at least LISTENER_LOOP_REAL
+        of wall time, so the stand-in's own HTTP round trip to a local receiver does not count as slow at
+        high time scales (j1: POST answered at once, linger notice after HANGUP_COMPLETE, j1_esl:2523)."""
+        lock = threading.Lock()
+        state = {"done": False, "noticed": False}
+
+        def slow() -> None:
+            with lock:
+                if state["done"] or state["noticed"]:
+                    return
+                state["noticed"] = True
+            self._notice_while_reporting()
+
+        timer = threading.Timer(max(self.clock.real(LISTENER_LOOP), LISTENER_LOOP_REAL), slow)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self.node.post_cdr(self, before_retry=slow)
+        finally:
+            with lock:
+                state["done"] = True
+            timer.cancel()
+
+    def _notice_while_reporting(self) -> None:
+        with self.cond:
+            if self.sock is None or self.session_dead or self.exited:
+                return
+            lingering = self.linger is not None
+            if lingering:
+                if self.linger_notified:
+                    return
+                self.linger_notified = True
+        if lingering:
+            self.send(self._notice("linger"))
+            return
+        self.send(self._notice("disconnect"))
+        with self.cond:
+            self.session_dead = True  # nothing more reaches this socket: HANGUP_COMPLETE is lost
+        self._close_socket()
 
     def _linger_notice_at(self, point: str) -> None:
         """Send the linger notice now if this is where the node puts it (once, lingering sockets only)."""
@@ -457,42 +622,45 @@ class Call:
             self.cond.notify_all()
 
     # ----------------------------------------------------------------------------- answer / media
-    def _answer(self, for_bridge: bool = False) -> None:
+    def _answer(self, for_bridge: bool = False, far_sdp: str | None = None) -> None:
+        """Answer A at `vnow`. For a bridge the call state turns ACTIVE only after execute_on_answer
+        (f2:906-1237 EARLY, f2:1407 ACTIVE), so _bridged sets it."""
         ch = self.chan
+        now = self.vnow
         port = 16384 + (hash(self.uuid) % 16000) * 2 % 16000
         if not ch.media:
             with self.lock:
-                ch.media_vars(for_bridge, port)
-                now = self.clock.now()
+                ch.media_vars(for_bridge, port, far_sdp)
+                ch.answer_state = "early"  # a:356
                 self.times["progress_media"] = now
                 ch.profile.progress_media = now
-            self.chan_event("CHANNEL_PROGRESS_MEDIA")
+            self.chan_event("CHANNEL_PROGRESS_MEDIA", at=now)
             with self.lock:
                 ch.call_state = "EARLY"
         with self.lock:
             ch.local_sdp(port)
-            now = self.clock.now()
             self.times["answer"] = now
             ch.profile.answered = now
             ch.answer_state = "answered"
-        self.chan_event("CHANNEL_ANSWER")
+        self.chan_event("CHANNEL_ANSWER", at=now)
         with self.lock:
-            ch.call_state = "ACTIVE"
+            if not for_bridge:
+                ch.call_state = "ACTIVE"
             ch.vars.set("endpoint_disposition", "ANSWER")
-        if self.spec.caller_hangs_up_after is not None:
-            self.node.schedule(self.spec.caller_hangs_up_after,
-                               lambda: self.request_hangup("NORMAL_CLEARING", caller_bye=True))
+        after = self.spec.caller_hangs_up_after
+        if after is not None:  # the caller's BYE, handled by its own (sofia) thread
+            self.node.schedule_at(now + after, lambda: self.request_hangup("NORMAL_CLEARING", caller_bye=True,
+                                                                           at=now + after))
 
     # ----------------------------------------------------------------------------- apps
     def execute(self, app: str, arg: str | None, event_uuid: str | None, on_answer: bool = False) -> None:
         known = {"answer", "set", "export", "playback", "bridge", "sched_hangup", "hangup", "respond", "sleep",
                  "pre_answer", "ring_ready", "park", "echo", "unset"}
         if app not in known:  # fact 30: no CHANNEL_EXECUTE, hangup DESTINATION_OUT_OF_ORDER (l:283)
-            with self.lock:
+            with self.lock:  # it never ran, so last_app stays what it was (l:772 last_app socket)
                 self.chan.vars.set("current_loop", "1")
                 self.chan.vars.set("total_loops", "1")
-                self.last_app = (app, arg)
-            self.request_hangup("DESTINATION_OUT_OF_ORDER")
+            self.request_hangup("DESTINATION_OUT_OF_ORDER", at=self.vnow)
             return
         app_uuid = event_uuid or new_uuid()
         ch = self.chan
@@ -507,11 +675,11 @@ class Call:
             ch.vars.set("current_application_response", None)
             self.current_app = app
             self.last_app = (app, arg)
-            self.app_log.append((app, arg))
+            self.app_log.append((app, arg, self.vnow))
         tail_exec = [("Application", app)]
         if arg is not None:
             tail_exec.append(("Application-Data", arg))
-        self.chan_event("CHANNEL_EXECUTE", tail=tail_exec + [("Application-UUID", app_uuid)])
+        self.chan_event("CHANNEL_EXECUTE", tail=tail_exec + [("Application-UUID", app_uuid)], at=self.vnow)
         if app != "answer":  # every app but answer re-sets it first (a:965, c:336, b:332)
             with self.lock:
                 ch.vars.set("current_application", ch.vars.get("current_application"))
@@ -523,7 +691,12 @@ class Call:
         with self.lock:
             self.current_app = None
         self.chan_event("CHANNEL_EXECUTE_COMPLETE",
-                        tail=tail_exec + [("Application-Response", response), ("Application-UUID", app_uuid)])
+                        tail=tail_exec + [("Application-Response", response), ("Application-UUID", app_uuid)],
+                        at=self.vnow)
+        if self.ack_pending:  # the ACK comes after the answer app's EXECUTE_COMPLETE (a:636)
+            self.ack_pending = False
+            with self.lock:
+                self.ack_due = True
         if not on_answer:
             with self.lock:
                 ch.vars.set("current_loop", None)
@@ -537,6 +710,7 @@ class Call:
         self._check()
         if self.times["answer"] is None:
             self._answer()
+            self.ack_pending = True
         return "_none_"
 
     def _app_pre_answer(self, arg: str) -> str:
@@ -546,9 +720,7 @@ class Call:
     _app_echo = _app_pre_answer
 
     def _app_park(self, arg: str) -> str:
-        with self.cond:
-            while not self.hungup:
-                self.cond.wait(0.5)
+        self._hold_until(float("inf"))
         return "_none_"
 
     def _app_set(self, arg: str) -> str:
@@ -620,9 +792,7 @@ class Call:
         with self.lock:
             b.played_ms, b.response = played, resp
             if app == "playback":
-                v = self.chan.vars
-                v.set("playback_seconds", str(math.ceil(played / 1000)))
-                v.set("playback_ms", str(played))
+                self._playback_vars(arg, played)
             destroyed = self.channel_destroyed
         if not destroyed:
             self.chan_event("CHANNEL_EXECUTE_COMPLETE",
@@ -638,15 +808,15 @@ class Call:
             ms = int(arg.strip() or "0")
         except ValueError:
             ms = 0
-        self.sleep_sim(ms / 1000.0)
+        self._hold_until(self.vnow + ms / 1000.0)
         return "_none_"
 
     def _app_hangup(self, arg: str) -> str:
-        self.request_hangup(arg.strip() or "NORMAL_CLEARING")
+        self.request_hangup(arg.strip() or "NORMAL_CLEARING", at=self.vnow)
         return "_none_"
 
     def _app_sched_hangup(self, arg: str) -> str:
-        self.node.sched_hangup(self, arg)
+        self.node.sched_hangup(self, arg, now=self.vnow)
         return "_none_"
 
     def _app_respond(self, arg: str) -> str:
@@ -656,7 +826,7 @@ class Call:
         if code >= 300 and self.times["answer"] is None:
             with self.lock:
                 self.chan.vars.set("sip_hangup_disposition", "send_refuse")
-            self.request_hangup(sip_cause_to_freeswitch(code), refuse_code=code)
+            self.request_hangup(sip_cause_to_freeswitch(code), refuse_code=code, at=self.vnow)
         elif code == 200:
             self._answer()
         return "_none_"
@@ -664,33 +834,47 @@ class Call:
     @staticmethod
     def playback_ms(arg: str) -> int:
         """Length of a tone_stream: (on+off)*loops, e.g. %(1000,500,440);loops=2 = 3000 ms (a:965)."""
-        m = re.search(r"%\((\d+),(\d+)", arg)
-        if not m:
-            return 1000
+        loop = Call.loop_ms(arg)
         loops = re.search(r"loops=(-?\d+)", arg)
         n = int(loops.group(1)) if loops else 1
         if n < 0:
             n = 10**6
-        return (int(m.group(1)) + int(m.group(2))) * max(n, 1)
+        return loop * max(n, 1)
+
+    @staticmethod
+    def loop_ms(arg: str) -> int:
+        m = re.search(r"%\((\d+),(\d+)", arg)
+        return int(m.group(1)) + int(m.group(2)) if m else 1000
+
+    def _playback_vars(self, arg: str, played: int) -> None:
+        """playback_* after a tone_stream: the stream renders whole loops, so playback_ms/samples count the
+        loops begun (e2:1918-1921: 1.98 s of a 1.5 s loop -> 3000 ms, 24000 samples) while
+        playback_last_offset_pos is where it stopped (15840 = 1.98 s at 8 kHz); seconds are whole seconds."""
+        loop = self.loop_ms(arg)
+        rendered = min(self.playback_ms(arg), max(1, math.ceil(played / loop)) * loop)
+        v = self.chan.vars
+        v.set("playback_last_offset_pos", str(played * 8))
+        v.set("playback_seconds", str(rendered // 1000))
+        v.set("playback_ms", str(rendered))
+        v.set("playback_samples", str(rendered * 8))
+        self.media_out_ms += played  # RTP sent to the caller (rtp_audio_out_*, a:1891-1894)
 
     def _app_playback(self, arg: str) -> str:
         self._check()
         total = self.playback_ms(arg)
-        start = self.clock.now()
+        start = self.vnow
         interrupted = False
         try:
-            self.sleep_sim(total / 1000.0)
+            self._hold_until(start + total / 1000.0)
         except _Hangup:
             interrupted = True
-        played = min(total, int((self.clock.now() - start) * 1000))
+        end = self.times["end"] if interrupted and self.times["end"] is not None else start + total / 1000.0
+        played = max(0, min(total, round((end - start) * 1000)))
         with self.lock:
             v = self.chan.vars
             if interrupted and self.caller_bye:
                 v.set("sip_hangup_disposition", "recv_bye")
-            v.set("playback_last_offset_pos", str(played * 8))
-            v.set("playback_seconds", str(math.ceil(played / 1000)))
-            v.set("playback_ms", str(played))
-            v.set("playback_samples", str(played * 8))
+            self._playback_vars(arg, played)
             resp = "PLAYBACK ERROR" if (interrupted and self.caller_bye) else "FILE PLAYED"
             v.set("current_application_response", resp)
         return resp
@@ -728,45 +912,36 @@ class Call:
             leg_timeout = leg.vars.get("leg_timeout") or glob.get("leg_timeout")
             timeout = int(leg_timeout) if leg_timeout else call_timeout
             timeout_cause = "ALLOTTED_TIMEOUT" if leg_timeout else "NO_ANSWER"
-            t0 = self.clock.now()
-            deadline = math.floor(t0) + timeout  # whole-second timers (fact 23)
+            # The B leg is created now (b:786 Other-Leg-Channel-Created-Time = the bridge's EXECUTE). Timers
+            # count whole seconds of switch_epoch_time_now (fact 23): call_timeout ends when
+            # `elapsed >= timelimit_sec`, leg_timeout when `elapsed > per_channel_timelimit_sec`
+            # (switch_ivr_originate.c), so one second later (d4:460 fired 3.14 s after a 3 s leg_timeout).
+            t0 = att.created_at = self.vnow
+            deadline = float(math.floor(t0) + timeout + (1 if leg_timeout else 0))
             ring_at = t0 + fe.ring_after if fe.ring_after is not None else None
             answer_at = t0 + fe.answer_after if fe.answer_after is not None else None
             reject_at = t0 + fe.reject_after if fe.reject_code is not None else None
             reject_code = fe.reject_code
             if fe.unreachable:
                 reject_at, reject_code = t0 + 32.0, 408
-            leg_rang = False
-            outcome: str | None = None
-            while outcome is None:
-                now = self.clock.now()
-                if self.hungup:
-                    outcome = "cancelled"
-                    break
-                if ring_at is not None and not leg_rang and now >= ring_at and (answer_at is None or now < answer_at):
-                    leg_rang = True
-                    self._on_ring(b_uuid, leg, first=not rang and gi == 0, legs=legs_so_far)
+            # what the far end does first decides the leg; A sees it on the originate loop's next tick
+            ends = [(t, o) for t, o in ((answer_at, "answered"), (reject_at, "rejected"), (deadline, "timeout"))
+                    if t is not None and (o == "timeout" or t < deadline)]
+            outcome_at, outcome = min(ends, key=lambda e: e[0])
+            try:
+                if ring_at is not None and ring_at < outcome_at:
+                    self._hold_until(ring_at + TICK)
+                    att.rang_at = ring_at
+                    self._on_ring(b_uuid, leg, first=not rang and gi == 0, legs=legs_so_far, rang_at=ring_at)
                     rang = True
-                    continue
-                if answer_at is not None and now >= answer_at and now < deadline:
-                    outcome = "answered"
-                    break
-                if reject_at is not None and now >= reject_at and now < deadline:
-                    outcome = "rejected"
-                    break
-                if now >= deadline:
-                    outcome = "timeout"
-                    break
-                nxt = [t for t in (ring_at if not leg_rang else None, answer_at, reject_at, float(deadline))
-                       if t is not None and t > now]
-                wait = min(nxt) - now if nxt else 0.05
-                with self.cond:
-                    if not self.hungup:
-                        self.cond.wait(self.clock.real(max(wait, 0.001)))
-            att.ended_at = self.clock.now()
+                self._hold_until(outcome_at + TICK)
+            except _Hangup:
+                outcome = "cancelled"
+                outcome_at = self.times["end"] or self.vnow
+            att.ended_at = outcome_at
             if outcome == "answered":
                 att.outcome = "answered"
-                att.answered_at = self.clock.now()
+                att.answered_at = outcome_at
                 att.cause = "NORMAL_CLEARING"
                 return self._bridged(att, fe, leg, legs_so_far, causes)
             if outcome == "cancelled":
@@ -803,15 +978,15 @@ class Call:
                 best, best_t = leg, fe.answer_after
         return best
 
-    def _on_ring(self, b_uuid: str, leg: Leg, first: bool, legs: list[tuple[str, str]]) -> None:
-        """Far end's 180 -> A's CHANNEL_PROGRESS (b:332; c:868 on the second leg)."""
+    def _on_ring(self, b_uuid: str, leg: Leg, first: bool, legs: list[tuple[str, str]], rang_at: float) -> None:
+        """Far end's 180 -> A's CHANNEL_PROGRESS a tick later (b:332; c:868 on the second leg). A's progress
+        time is the B leg's (b:786 Caller-Channel-Progress-Time .271388 = Other-Leg's, the event at .291420)."""
         with self.lock:
             self.chan.profile.callee_name = "Outbound Call"
             self.chan.profile.callee_number = leg.number
-            now = self.clock.now()
             if self.times["progress"] is None:
-                self.times["progress"] = now
-                self.chan.profile.progress = now
+                self.times["progress"] = rang_at
+                self.chan.profile.progress = rang_at
             if self.times["answer"] is not None:  # i1: A already answered, the 180 changes nothing on A
                 return
             v = self.chan.vars
@@ -822,11 +997,7 @@ class Call:
             if first and len(legs) == 1:
                 v.set("originated_legs", f"{b_uuid};Outbound Call;{leg.number}")
             v.set("sip_to_tag", self.chan.to_tag)
-            now = self.clock.now()
-            if self.times["progress"] is None:
-                self.times["progress"] = now
-                self.chan.profile.progress = now
-        self.chan_event("CHANNEL_PROGRESS")
+        self.chan_event("CHANNEL_PROGRESS", at=self.vnow)
 
     def _nonfinal_failure(self, final: tuple[str, int | None], legs: list[tuple[str, str]],
                           causes: list[str]) -> None:
@@ -870,7 +1041,7 @@ class Call:
         if not keep:  # fact 22/24: HANGUP before the bridge's EXECUTE_COMPLETE
             with self.lock:
                 self.chan.vars.set("sip_hangup_disposition", None)
-            self.request_hangup(cause)
+            self.request_hangup(cause, at=self.vnow)
         return "_none_"
 
     def _bridged(self, att: Attempt, fe, leg: Leg, legs: list[tuple[str, str]], causes: list[str]) -> str:
@@ -881,26 +1052,27 @@ class Call:
             ch.profile.callee_number = leg.number
         pre_answered = self.times["answer"] is not None
         if not pre_answered:
-            self._answer(for_bridge=True)
+            self._answer(for_bridge=True, far_sdp=fe.sdp())
         else:  # i1:1647 answered before the bridge: only the far end's SDP arrives
             with self.lock:
                 if len(legs) == 1:
                     v.set("originated_legs", f"{att.uuid};Outbound Call;{leg.number}")
-                v.set("switch_m_sdp", v.get("switch_r_sdp"))
+                v.set("switch_m_sdp", fe.sdp())
                 v.set("video_media_flow", "inactive")
                 v.set("text_media_flow", "inactive")
                 v.set("audio_media_flow", v.get("audio_media_flow"))
         eoa = v.get("execute_on_answer")
-        if eoa:
+        if eoa:  # it becomes the channel's last_app (f2:2830 last_app sched_hangup)
             app, _, a = eoa.partition(" ")
-            saved = (self.current_app, self.last_app)
+            saved = self.current_app
             self.execute(app, a or None, None, on_answer=True)
             with self.lock:
-                self.current_app = saved[0]
-                self.last_app = saved[1]
+                self.current_app = saved
+        with self.lock:
+            ch.call_state = "ACTIVE"  # after execute_on_answer (f2:1237 EARLY, f2:1407 ACTIVE)
         if self.hungup:
             raise _Hangup()
-        now = self.clock.now()
+        now = self.vnow
         with self.lock:
             v.set("originate_disposition", "SUCCESS")
             v.set("DIALSTATUS", "SUCCESS")
@@ -912,23 +1084,24 @@ class Call:
             self.times["bridge"] = now
             ch.profile.bridged = now
             a = ch.profile
+            # the B leg's own times (b:786): created with the INVITE, progress at its 180, answered at its 200
             ch.other = Profile("outbound", "inbound", a.username, a.caller_id_name, a.caller_id_number,
-                               a.network_addr, leg.number, att.uuid, leg.endpoint, att.ended_at or now,
-                               "Outbound Call", leg.number, answered=att.answered_at,
-                               progress=(att.ended_at or now) if fe.ring_after is not None else None)
+                               a.network_addr, leg.number, att.uuid, leg.endpoint, att.created_at or now,
+                               "Outbound Call", leg.number, answered=att.answered_at, progress=att.rang_at)
             self.bridged = True
             self.node.register_b_leg(self, att)
         bridge_ids = [("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", att.uuid)]
-        self.chan_event("CHANNEL_BRIDGE", pre=bridge_ids)
-        b_end = None if fe.hangup_after is None else time.monotonic() + self.clock.real(fe.hangup_after)
+        self.chan_event("CHANNEL_BRIDGE", pre=bridge_ids, at=now)
+        # the far end's BYE, seen by A on the bridge loop's next tick (or A hangs up first)
+        b_bye = None if fe.hangup_after is None else (att.answered_at or now) + fe.hangup_after
+        try:
+            self._hold_until(float("inf") if b_bye is None else b_bye + TICK)
+            b_first = True
+        except _Hangup:
+            b_first = False
         with self.cond:
-            while not self.hungup and not self.b_hangup:
-                if b_end is not None and time.monotonic() >= b_end:
-                    self.b_hangup = True
-                    break
-                self.cond.wait(0.5 if b_end is None else max(0.001, b_end - time.monotonic()))
-            b_first = self.b_hangup and not self.hungup
-            att.ended_at = self.clock.now()
+            self.b_hangup = b_first
+            att.ended_at = b_bye if b_first else self.times["end"]
             if b_first:  # b:984 far end's BYE
                 v.set("last_bridge_to", att.uuid)
                 v.set("bridge_channel", att.endpoint)
@@ -948,7 +1121,7 @@ class Call:
                 v.set("bridge_to", None)
             self.bridged = False
         self.node.post_b_leg_cdr(self, att)
-        self.chan_event("CHANNEL_UNBRIDGE", pre=bridge_ids)
+        self.chan_event("CHANNEL_UNBRIDGE", pre=bridge_ids, at=self.vnow)
         if b_first and (v.get("hangup_after_bridge") or "").lower() == "true":
-            self.request_hangup("NORMAL_CLEARING")  # c:1754
+            self.request_hangup("NORMAL_CLEARING", at=self.vnow)  # c:1754
         return "_none_"

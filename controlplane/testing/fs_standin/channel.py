@@ -90,6 +90,9 @@ class Profile:
     progress_media: float | None = None
     hangup: float | None = None
     bridged: float | None = None
+    # The hang-up instant is kept from the hang-up on, but events show it only from CS_REPORTING
+    # (a:1196 CHANNEL_HANGUP ... a:1683 CS_HANGUP carry 0, a:1749 CS_REPORTING the instant of a:1140).
+    hangup_shown: bool = False
 
     def headers(self, prefix: str, with_index: bool = True) -> list[tuple[str, str]]:
         p = prefix + "-"
@@ -114,7 +117,7 @@ class Profile:
             (p + "Channel-Answered-Time", str(usec(self.answered))),
             (p + "Channel-Progress-Time", str(usec(self.progress))),
             (p + "Channel-Progress-Media-Time", str(usec(self.progress_media))),
-            (p + "Channel-Hangup-Time", str(usec(self.hangup))),
+            (p + "Channel-Hangup-Time", str(usec(self.hangup) if self.hangup_shown else 0)),
             (p + "Channel-Transfer-Time", "0"), (p + "Channel-Resurrect-Time", "0"),
             (p + "Channel-Bridged-Time", str(usec(self.bridged))),
             (p + "Channel-Last-Hold", "0"), (p + "Channel-Hold-Accum", "0"),
@@ -168,6 +171,9 @@ class Channel:
     call_state: str = "RINGING"
     answer_state: str = "ringing"
     hangup_cause: str | None = None
+    # channel->state runs ahead of the running state named in Channel-State: from the hang-up on it is
+    # CS_HANGUP (10) while Channel-State still reads CS_EXECUTE (a:1157-1159)
+    state_number: str | None = None
     media: bool = False
     other: Profile | None = None
     bridge_partner: str | None = None
@@ -183,7 +189,7 @@ class Channel:
         p = self.profile
         h = [
             ("Channel-State", self.state), ("Channel-Call-State", self.call_state),
-            ("Channel-State-Number", STATE_NUMBER[self.state]), ("Channel-Name", p.channel_name),
+            ("Channel-State-Number", self.state_number or STATE_NUMBER[self.state]), ("Channel-Name", p.channel_name),
             ("Unique-ID", p.uuid), ("Call-Direction", "inbound"), ("Presence-Call-Direction", "inbound"),
             ("Channel-HIT-Dialplan", "true"), ("Channel-Presence-ID", self.vars.get("presence_id", "")),
             ("Channel-Call-UUID", p.uuid), ("Answer-State", self.answer_state),
@@ -228,11 +234,11 @@ class Channel:
         for k, v in spec_vars:
             self.vars.set(k, v)
 
-    def media_vars(self, for_bridge: bool, local_port: int) -> None:
+    def media_vars(self, for_bridge: bool, local_port: int, far_sdp: str | None = None) -> None:
         """Early media negotiated (a:329 answer app; b:461 far end's media during bridge)."""
         v = self.vars
         if for_bridge:
-            v.set("switch_m_sdp", v.get("switch_r_sdp"))
+            v.set("switch_m_sdp", far_sdp or v.get("switch_r_sdp"))
             v.set("video_media_flow", "inactive")
             v.set("text_media_flow", "inactive")
         v.set("rtp_use_codec_string", v.get("rtp_use_codec_string"))
@@ -275,7 +281,8 @@ class Channel:
         v.set("sip_full_from", v.get("sip_full_from"))
         v.set("sip_full_to", f"{v.get('sip_full_to')};tag={self.to_tag}")
 
-    def cdr_vars(self, times: dict[str, float | None], last_app: str | None, last_arg: str | None) -> None:
+    def cdr_vars(self, times: dict[str, float | None], last_app: str | None, last_arg: str | None,
+                 media_out_ms: int = 0) -> None:
         """Variables added in CS_REPORTING (b:2436-2518); durations from whole-second epochs (fact 15)."""
         v = self.vars
         start, answer, bridge = times["start"], times["answer"], times["bridge"]
@@ -341,18 +348,23 @@ class Channel:
         if "sip_hangup_disposition" not in v:
             v.set("sip_hangup_disposition", "send_bye" if answer else "send_refuse")
         if self.media:
+            # No RTP arrives from the caller (sipp sends none): every 20 ms read while answered is a skipped
+            # packet (a:1864 152 for billmsec 3040; b 177 for 3540). What playback sent goes out as one
+            # 172-byte PCMU packet (160 bytes + RTP header) per 20 ms (a:1891-1894: 150 packets for 3 s).
+            answered_ms = diff(end, "msec") - diff(answer, "msec") if answer else 0
+            skipped, sent = answered_ms // 20, media_out_ms // 20
             for k, val in [
                 ("rtp_audio_in_raw_bytes", "0"), ("rtp_audio_in_media_bytes", "0"),
                 ("rtp_audio_in_packet_count", "0"), ("rtp_audio_in_media_packet_count", "0"),
-                ("rtp_audio_in_skip_packet_count", "0"), ("rtp_audio_in_jitter_packet_count", "0"),
+                ("rtp_audio_in_skip_packet_count", str(skipped)), ("rtp_audio_in_jitter_packet_count", "0"),
                 ("rtp_audio_in_dtmf_packet_count", "0"), ("rtp_audio_in_cng_packet_count", "0"),
                 ("rtp_audio_in_flush_packet_count", "0"), ("rtp_audio_in_largest_jb_size", "0"),
                 ("rtp_audio_in_jitter_min_variance", "0.00"), ("rtp_audio_in_jitter_max_variance", "0.00"),
                 ("rtp_audio_in_jitter_loss_rate", "0.00"), ("rtp_audio_in_jitter_burst_rate", "0.00"),
                 ("rtp_audio_in_mean_interval", "0.00"), ("rtp_audio_in_flaw_total", "0"),
                 ("rtp_audio_in_quality_percentage", "100.00"), ("rtp_audio_in_mos", "4.50"),
-                ("rtp_audio_out_raw_bytes", "0"), ("rtp_audio_out_media_bytes", "0"),
-                ("rtp_audio_out_packet_count", "0"), ("rtp_audio_out_media_packet_count", "0"),
+                ("rtp_audio_out_raw_bytes", str(sent * 172)), ("rtp_audio_out_media_bytes", str(sent * 172)),
+                ("rtp_audio_out_packet_count", str(sent)), ("rtp_audio_out_media_packet_count", str(sent)),
                 ("rtp_audio_out_skip_packet_count", "0"), ("rtp_audio_out_dtmf_packet_count", "0"),
                 ("rtp_audio_out_cng_packet_count", "0"), ("rtp_audio_rtcp_packet_count", "0"),
                 ("rtp_audio_rtcp_octet_count", "0"),
@@ -361,13 +373,16 @@ class Channel:
 
 
 def initial_vars(uuid: str, session_id: int, caller_number: str, caller_name: str, destination: str,
-                 sip_headers: dict[str, str], socket_host: str, socket_arg: str, now: float,
+                 sip_headers: dict[str, str], now: float,
                  caller_host: str = "127.0.0.1", caller_port: int = 5070, fs_port: int = 5080) -> list[tuple[str, str]]:
-    """Channel variables of a fresh inbound sofia channel, in the order of a:97-176."""
-    call_id = f"{random.randint(1, 99999)}-{random.randint(1000, 99999)}@{caller_host}"
-    from_tag = f"{random.randint(1000, 99999)}SIPpTag00{random.randint(1, 9)}"
+    """Channel variables of a fresh inbound sofia channel up to the dialplan, in the order of a:97-169
+    (dialplan_apps adds the rest)."""
+    # The caller is a sipp UAC: [call_number]-[pid]@[local_ip] as Call-ID, [pid]SIPpTag00[call_number] as From tag
+    # and z9hG4bK-[pid]-[call_number]-[message index] as Via branch, one pid for all three (a:108, a:121, a:126).
+    pid = random.randint(1000, 99999)
+    call_id = f"1-{pid}@{caller_host}"
+    from_tag = f"{pid}SIPpTag001"
     stripped = caller_number.lstrip("+")
-    rfc = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(now))
     sdp = ("v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
            "m=audio 16000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
            "a=fmtp:101 0-15\r\n")
@@ -383,7 +398,7 @@ def initial_vars(uuid: str, session_id: int, caller_number: str, caller_name: st
         ("sip_authorized", "true"), ("sip_acl_authed_by", "domains"), ("sip_from_user_stripped", stripped),
         ("sip_from_tag", from_tag), ("sofia_profile_name", "internal"),
         ("sofia_profile_url", f"sip:mod_sofia@127.0.0.1:{fs_port}"), ("recovery_profile_name", "internal"),
-        ("sip_full_via", f"SIP/2.0/UDP {caller_host}:{caller_port};branch=z9hG4bK-{random.randint(1000, 99999)}-1-0"),
+        ("sip_full_via", f"SIP/2.0/UDP {caller_host}:{caller_port};branch=z9hG4bK-{pid}-1-0"),
         ("sip_from_display", caller_name),
         ("sip_full_from", f'"{caller_name}" <sip:{caller_number}@{caller_host}:{caller_port}>;tag={from_tag}'),
         ("sip_full_to", f"<sip:{destination}@127.0.0.1:{fs_port}>"),
@@ -400,11 +415,18 @@ def initial_vars(uuid: str, session_id: int, caller_number: str, caller_name: st
     out += [(f"sip_h_{k}", v) for k, v in sip_headers.items()]
     out += [
         ("switch_r_sdp", sdp), ("ep_codec_string", "CORE_PCM_MODULE.PCMU@8000h@20i@64000b"),
-        ("endpoint_disposition", "DELAYED NEGOTIATION"), ("call_uuid", uuid), ("outside_call", "true"),
-        ("RFC2822_DATE", rfc), ("export_vars", "RFC2822_DATE"), ("current_application_data", socket_arg),
-        ("current_application", "socket"), ("socket_host", socket_host),
+        ("endpoint_disposition", "DELAYED NEGOTIATION"), ("call_uuid", uuid),
     ]
     return out
+
+
+def dialplan_apps(socket_arg: str, now: float) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The vanilla `public` context's apps before the socket (g1obs:50-655; j1 a-leg app_log):
+    (app, data, variables the app sets)."""
+    rfc = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(now))
+    return [("set", "outside_call=true", [("outside_call", "true")]),
+            ("export", f"RFC2822_DATE={rfc}", [("RFC2822_DATE", rfc), ("export_vars", "RFC2822_DATE")]),
+            ("socket", socket_arg, [])]
 
 
 def new_uuid() -> str:

@@ -76,6 +76,13 @@ class FarEnd:
     reject_after: float = 0.2
     unreachable: bool = False
     callee_name: str = "Outbound Call"
+    media_port: int = 16100  # the reference far ends are sipp UASes offering audio on 16100 (j1 a-leg switch_m_sdp)
+
+    def sdp(self) -> str:
+        """The far end's SDP (sipp's, as the A leg stores it in switch_m_sdp)."""
+        return ("v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                f"m=audio {self.media_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+                "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n")
 
     @classmethod
     def answer(cls, after: float = 0.5, hangup_after: float | None = None) -> FarEnd:

@@ -121,6 +121,7 @@ class InboundServer:
                 s, _ = self.lsock.accept()
             except OSError:
                 break
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as the outbound session (call.py)
             sess = InboundSession(self, s)
             with self.lock:
                 self.sessions.append(sess)

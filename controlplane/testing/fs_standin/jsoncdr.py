@@ -7,12 +7,14 @@ posts as the production config makes a real node post, not as a test would like 
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import time
-import urllib.error
+import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,20 +61,70 @@ class JsonCdrSettings:
                    err_dir=params.get("err-log-dir"))
 
     def request(self, leg_uuid: str, body: bytes) -> urllib.request.Request:
-        headers = {"User-Agent": "freeswitch-json/1.0", "Accept": "*/*"}
+        headers = dict(self.headers(body)[0])
+        headers.pop("Host")
+        return urllib.request.Request(f"{self.url}?uuid={leg_uuid}", data=self.headers(body)[1], method="POST",
+                                      headers=headers)
+
+    def headers(self, body: bytes) -> tuple[list[tuple[str, str]], bytes]:
+        """The request headers in curl's order (j1_json_cdr_http_posts.txt:22-26: Host, User-Agent, Accept,
+        Content-Type, Content-Length; no Expect) and the body. With credentials curl puts Authorization right
+        after Host."""
         if self.encode == "true":
             content_type, data = "application/x-www-form-urlencoded", b"cdr=" + url_encode(body.decode()).encode()
         elif self.encode == "base64":
             content_type, data = "application/x-www-form-base64-encoded", b"cdr=" + base64.b64encode(body)
         else:
             content_type, data = "application/json", body
-        headers["Content-Type"] = "application/x-www-form-urlencoded" if self.disable_100_continue else content_type
+        host = urllib.parse.urlsplit(self.url).netloc
+        hdrs = [("Host", host)]
         if self.cred:
-            headers["Authorization"] = "Basic " + base64.b64encode(self.cred.encode()).decode()
-        return urllib.request.Request(f"{self.url}?uuid={leg_uuid}", data=data, method="POST", headers=headers)
+            hdrs.append(("Authorization", "Basic " + base64.b64encode(self.cred.encode()).decode()))
+        hdrs += [("User-Agent", "freeswitch-json/1.0"), ("Accept", "*/*"),
+                 ("Content-Type", "application/x-www-form-urlencoded" if self.disable_100_continue else content_type),
+                 ("Content-Length", str(len(data)))]
+        return hdrs, data
+
+    def send(self, leg_uuid: str, body: bytes) -> int:
+        """One POST with exactly curl's request bytes; returns the HTTP status (raises OSError on failure)."""
+        parts = urllib.parse.urlsplit(self.url)
+        conn_cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = conn_cls(parts.hostname or "127.0.0.1", parts.port, timeout=self.timeout or None)
+        try:
+            path = (parts.path or "/") + f"?uuid={leg_uuid}"
+            conn.putrequest("POST", path, skip_host=True, skip_accept_encoding=True)
+            hdrs, data = self.headers(body)
+            for k, v in hdrs:
+                conn.putheader(k, v)
+            conn.endheaders(data)
+            return conn.getresponse().status
+        except http.client.HTTPException as exc:
+            raise OSError(str(exc)) from exc
+        finally:
+            conn.close()
 
 
 _CAPS = "1=1;2=1;3=1;4=1;5=1;6=1;8=1;9=1;10=1"
+
+
+_IN_STATS = ["raw_bytes", "media_bytes", "packet_count", "media_packet_count", "skip_packet_count",
+             "jitter_packet_count", "dtmf_packet_count", "cng_packet_count", "flush_packet_count", "largest_jb_size",
+             "jitter_min_variance", "jitter_max_variance", "jitter_loss_rate", "jitter_burst_rate", "mean_interval",
+             "flaw_total", "quality_percentage", "mos"]
+_OUT_STATS = ["raw_bytes", "media_bytes", "packet_count", "media_packet_count", "skip_packet_count",
+              "dtmf_packet_count", "cng_packet_count", "rtcp_packet_count", "rtcp_octet_count"]
+
+
+def call_stats(variables) -> dict:
+    """callStats: the rtp_audio_* counters as JSON numbers (j1_json_cdr_a_leg.pretty.json:7-40)."""
+    def num(name: str) -> int | float:
+        text = variables.get(name) or "0"
+        value = float(text)  # cJSON prints 0.00 as 0 and 4.50 as 4.5
+        return int(value) if value.is_integer() else value
+
+    return {"audio": {"inbound": {k: num(f"rtp_audio_in_{k}") for k in _IN_STATS},
+                      "outbound": {k: num(f"rtp_audio_{'out_' if not k.startswith('rtcp') else ''}{k}")
+                                   for k in _OUT_STATS}}}
 
 
 def _times(created: float, progress: float | None, pmedia: float | None, answered: float | None,
@@ -89,24 +141,28 @@ def _profile(username: str, name: str, number: str, dest: str, uuid: str, chan: 
             "uuid": uuid, "source": "mod_sofia", "context": "public", "chan_name": chan}
 
 
-def post(node: FreeSwitchStandIn, leg_uuid: str, doc: dict) -> bool:
+def post(node: FreeSwitchStandIn, leg_uuid: str, doc: dict, before_retry: Callable[[], object] | None = None) -> bool:
     """`retries + 1` tries, `delay` apart (5 s when retries are set without one), each one a full
-    request; on final failure the JSON goes to the error directory (j2 notes)."""
+    request; on final failure the JSON goes to the error directory (j2 notes: three `Got error [0]` 1 s apart,
+    then the backup file). `before_retry` runs when a try failed and the next one waits."""
     settings = node.cdr
+    assert settings is not None
     body = json.dumps(doc, separators=(",", ":")).encode()
     delay = settings.delay or (5.0 if settings.retries else 0.0)
     for attempt in range(settings.retries + 1):
         if not node.alive:
             return False
         if attempt:
+            if before_retry is not None:
+                before_retry()
             time.sleep(node.clock.real(delay))
         try:
-            with urllib.request.urlopen(settings.request(leg_uuid, body), timeout=settings.timeout or None) as resp:
-                if 200 <= resp.status < 300:
-                    node.cdr_posts.append({"uuid": leg_uuid, "doc": doc, "attempts": attempt + 1,
-                                           "content_type": resp.headers.get("Content-Type")})
-                    return True
-        except (urllib.error.URLError, OSError):
+            status = settings.send(leg_uuid, body)
+            if 200 <= status < 300:
+                node.cdr_posts.append({"uuid": leg_uuid, "doc": doc, "attempts": attempt + 1,
+                                       "content_type": dict(settings.headers(body)[0])["Content-Type"]})
+                return True
+        except OSError:
             pass
         node.cdr_failures.append(leg_uuid)
     if settings.err_dir:
@@ -116,7 +172,7 @@ def post(node: FreeSwitchStandIn, leg_uuid: str, doc: dict) -> bool:
     return False
 
 
-def post_a_leg(node: FreeSwitchStandIn, call: Call) -> bool:
+def post_a_leg(node: FreeSwitchStandIn, call: Call, before_retry: Callable[[], object] | None = None) -> bool:
     ch = call.chan
     p = ch.profile
     doc = {
@@ -124,31 +180,37 @@ def post_a_leg(node: FreeSwitchStandIn, call: Call) -> bool:
         "channel_data": {"state": "CS_REPORTING", "direction": "inbound", "state_number": "11",
                          "flags": "0=1;1=1;3=1;22=1;39=1;40=1;42=1;45=1;50=1;55=1;95=1;113=1;114=1;123=1;160=1;"
                                   "165=1;166=1", "caps": _CAPS},
+        "callStats": call_stats(ch.vars),
         "variables": {k: url_encode(v) for k, v in ch.vars.items()},
-        "app_log": {"applications": [{"app_name": a, "app_data": d or ""} for a, d in call.app_log]},
+        "app_log": {"applications": [{"app_name": a, "app_data": d or "", "app_stamp": str(usec(t))}
+                                     for a, d, t in call.app_log]},
         "callflow": [{"dialplan": "XML", "profile_index": "1",
                       "caller_profile": _profile(p.username, p.caller_id_name, p.caller_id_number, p.destination,
                                                  p.uuid, p.channel_name),
                       "times": _times(p.created, p.progress, p.progress_media, p.answered, p.bridged, p.hangup)}],
     }
-    return post(node, call.uuid, doc)
+    return post(node, call.uuid, doc, before_retry)
 
 
 def post_b_leg(node: FreeSwitchStandIn, call: Call, att: Attempt) -> bool:
     p = call.chan.profile
     hv = [(k, v) for k, v in call.chan.vars.items() if k.startswith("sip_h_")]
-    # Variables named in export_vars are copied onto the B leg when it is created (switch_channel_process_export).
-    exported = (call.chan.vars.get("export_vars") or "").split(",")
-    for full in exported:
+    # Variables named in export_vars are copied onto the B leg when it is created (switch_channel_process_export),
+    # export_vars with them (j1_json_cdr_b_leg.pretty.json: export_vars, RFC2822_DATE).
+    exports = call.chan.vars.get("export_vars") or ""
+    if exports:
+        hv.append(("export_vars", exports))
+    for full in exports.split(","):
         name = full[8:] if full.lower().startswith("nolocal:") else full.removeprefix("_nolocal_")
         val = call.chan.vars.get(full)
-        if name and val is not None and name != "RFC2822_DATE":
+        if name and val is not None:
             hv.append((name, val))
-    variables = {"direction": "outbound", "uuid": att.uuid, "call_uuid": att.uuid}
+    # the B leg's call_uuid is the A leg's (j1 b-leg call_uuid b5312f0e = the A leg)
+    variables = {"direction": "outbound", "uuid": att.uuid, "call_uuid": call.uuid}
     variables.update({k: v for k, v in hv})
     cause = att.cause or "NORMAL_CLEARING"
     end = att.ended_at or node.clock.now()
-    start = end if att.answered_at is None else att.answered_at
+    start = att.created_at or (end if att.answered_at is None else att.answered_at)
     billsec = int(end) - int(att.answered_at) if att.answered_at else 0
     variables.update({"hangup_cause": cause, "billsec": str(billsec), "duration": str(int(end) - int(start)),
                       "sip_term_status": str(att.sip_code or 200)})
@@ -162,6 +224,6 @@ def post_b_leg(node: FreeSwitchStandIn, call: Call, att: Attempt) -> bool:
                       "caller_profile": _profile(p.username, p.caller_id_name, p.caller_id_number,
                                                  url_encode(att.endpoint.split("/")[-1].split("@")[0]), att.uuid,
                                                  att.endpoint),
-                      "times": _times(start, None, None, att.answered_at, att.answered_at, end)}],
+                      "times": _times(start, att.rang_at, None, att.answered_at, att.answered_at, end)}],
     }
     return post(node, att.uuid, doc)

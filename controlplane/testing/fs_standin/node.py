@@ -25,6 +25,11 @@ from .jsoncdr import JsonCdrSettings
 # HANGUP_COMPLETE, so on a node posting CDRs the notice comes first; "after_cs_hangup" is the default.
 LINGER_NOTICE = ("after_hangup", "after_cs_hangup", "after_hangup_complete")
 
+# switch_scheduler_task_thread: task_thread_loop() runs the due tasks (runtime <= now in whole seconds), then
+# waits up to 500 ms on its event queue, so a task due at second R runs at the next poll after R. The
+# recordings show it 0.451 s (f1:1293), 0.191 s (f2:1586) and 0.431 s (f3:1052) after the second.
+SCHEDULER_POLL = 0.5
+
 
 class FreeSwitchStandIn:
     """A FreeSWITCH 1.10.12 stand-in speaking outbound and inbound ESL (see README.md)."""
@@ -34,10 +39,13 @@ class FreeSwitchStandIn:
                  hostname: str = "fs-node-1", clock: StandInClock | None = None,
                  cdr_retries: int = 2, cdr_delay: float = 1.0, cdr_timeout: float = 2.0,
                  cdr_error_dir: str | None = None, inbound_host: str = "127.0.0.1",
-                 cdr: JsonCdrSettings | None = None, linger_notice: str = "after_cs_hangup") -> None:
+                 cdr: JsonCdrSettings | None = None, linger_notice: str = "after_cs_hangup",
+                 scheduler_phase: float = 0.0) -> None:
         """`cdr` (mod_json_cdr's settings, e.g. `JsonCdrSettings.from_xml(rendered json_cdr.conf.xml)`)
         wins over the cdr_* shorthands, which keep the reference recording's settings otherwise.
-        `linger_notice`: where the linger notice falls among the hang-up events, one of LINGER_NOTICE."""
+        `linger_notice`: where the linger notice falls among the hang-up events, one of LINGER_NOTICE.
+        `scheduler_phase`: where in each half second the core scheduler thread polls its tasks (0 <= phase < 0.5
+        simulated seconds): a task due at whole second R runs at the first poll at or after R."""
         self.controller = controller
         self.clock = clock or StandInClock(time_scale)
         self.password = password
@@ -49,6 +57,9 @@ class FreeSwitchStandIn:
         if linger_notice not in LINGER_NOTICE:
             raise ValueError(f"linger_notice must be one of {LINGER_NOTICE}")
         self.linger_notice = linger_notice
+        if not 0 <= scheduler_phase < SCHEDULER_POLL:
+            raise ValueError(f"scheduler_phase must be in [0, {SCHEDULER_POLL})")
+        self.scheduler_phase = scheduler_phase
         self.far_ends = FarEndRegistry()
         self.info = NodeInfo(str(uuidlib.uuid4()), hostname)
         self._lock = threading.RLock()
@@ -123,11 +134,12 @@ class FreeSwitchStandIn:
             return self._session_id
 
     # ----------------------------------------------------------------------------- calls
-    def place_call(self, spec: CallSpec | None = None) -> Call:
-        """A SIP call arrives; the dialplan runs ``socket <controller> async full``."""
+    def place_call(self, spec: CallSpec | None = None, at: float | None = None) -> Call:
+        """A SIP call arrives (at simulated instant `at`, default now); the dialplan runs
+        ``socket <controller> async full``."""
         if not self.alive:
             raise RuntimeError("node is down")
-        call = Call(self, spec or CallSpec())
+        call = Call(self, spec or CallSpec(), at=at)
         with self._lock:
             self.calls.append(call)
             self.channels[call.uuid] = call
@@ -148,6 +160,10 @@ class FreeSwitchStandIn:
             if c is not None and not c.hungup:
                 return c
             return None
+
+    def schedule_at(self, instant: float, fn: Callable[[], object]) -> threading.Timer:
+        """Run fn at a simulated instant (fn gets no argument; pass the instant in the closure)."""
+        return self.schedule(instant - self.clock.now(), fn)
 
     def schedule(self, sim_delay: float, fn: Callable[[], object]) -> threading.Timer:
         t = threading.Timer(self.clock.real(sim_delay), fn)
@@ -191,7 +207,7 @@ class FreeSwitchStandIn:
         with self._lock:
             return sorted(i for i, (g, _t) in self._tasks.items() if group is None or g == group)
 
-    def sched_hangup(self, call: Call, arg: str) -> int | None:
+    def sched_hangup(self, call: Call, arg: str, now: float | None = None) -> int | None:
         """sched_hangup [+]N [cause]: whole-second scheduler, fires at floor(now)+N (fact 26).
 
         switch_ivr_schedule_hangup() adds the task with group = the channel uuid, so ``sched_del <uuid>``
@@ -202,13 +218,20 @@ class FreeSwitchStandIn:
             return None
         when = parts[0]
         cause = parts[1] if len(parts) > 1 else "ALLOTTED_TIMEOUT"
-        now = self.clock.now()
+        now = self.clock.now() if now is None else now
         try:
             n = int(when.lstrip("+"))
         except ValueError:
             return None
-        fire = math.floor(now) + n if when.startswith("+") else float(n)
-        return self.add_task(max(0.0, fire - now), lambda: call.request_hangup(cause), group=call.uuid)
+        due = math.floor(now) + n if when.startswith("+") else float(n)
+        fire = self.scheduler_poll_after(due)
+        return self.add_task(max(0.0, fire - now), lambda: call.request_hangup(cause, at=max(fire, now)),
+                             group=call.uuid)
+
+    def scheduler_poll_after(self, due: float) -> float:
+        """The first poll of the scheduler thread at or after `due` (polls at phase + k * SCHEDULER_POLL)."""
+        k = math.ceil((due - self.scheduler_phase) / SCHEDULER_POLL - 1e-9)
+        return self.scheduler_phase + k * SCHEDULER_POLL
 
     # ----------------------------------------------------------------------------- events for inbound
     def publish(self, name: str, headers: list[tuple[str, str]], body: str | None) -> None:
@@ -309,6 +332,7 @@ class FreeSwitchStandIn:
         if kind not in ("execute", "hangup"):
             return  # l:268: +OK, no effect
         cmd = dict(hd)
+        cmd["_at"] = repr(self.clock.now())  # when it arrived; the session thread takes it a tick later
         if body:
             cmd["_body"] = body.decode("utf-8", "replace")
         with call.cond:
@@ -452,11 +476,14 @@ class FreeSwitchStandIn:
                "chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n"
 
     # ----------------------------------------------------------------------------- CDR
-    def post_cdr(self, call: Call) -> None:
+    def post_cdr(self, call: Call, before_retry: Callable[[], object] | None = None) -> bool:
+        """mod_json_cdr's A-leg POST, synchronous in CS_REPORTING; True if one was made."""
         if self.cdr and self.alive:
             from .jsoncdr import post_a_leg
 
-            post_a_leg(self, call)
+            post_a_leg(self, call, before_retry)
+            return True
+        return False
 
     def post_b_leg_cdr(self, call: Call, att: Attempt) -> None:
         # mod_json_cdr's my_on_reporting skips a leg with an originator unless log-b-leg is on.
