@@ -57,6 +57,7 @@ class EslApp:
     def accept(self, timeout: float = 5) -> None:
         self.lsock.settimeout(timeout)
         self.conn, _ = self.lsock.accept()
+        self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -97,3 +98,25 @@ class EslApp:
                 pass
             self.conn.close()
         self.lsock.close()
+
+
+class EslClient(EslApp):
+    """An inbound ESL connection (like fs_cli or an observer) to the stand-in's 8021-style port."""
+
+    def __init__(self, addr: tuple[str, int]) -> None:  # noqa: D107 - no listening socket of its own
+        self.lsock = None  # type: ignore[assignment]
+        self.addr = addr
+        self.msgs = queue.Queue()
+        self.received = []
+        self.conn = socket.create_connection(addr, timeout=5)
+        self.conn.settimeout(None)
+        self.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def close(self) -> None:
+        if self.conn:
+            try:
+                self.conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.conn.close()

@@ -77,7 +77,10 @@ def _hangup_and_exit(app: EslApp, uuid: str | None = None) -> None:
         app.send(f"api uuid_kill {uuid}\n\n")
     else:
         app.send("sendmsg\ncall-command: hangup\nhangup-cause: NORMAL_CLEARING\n\n")
-    app.until(lambda m: m.kind == "notice:linger", 30)
+    # exit only once HANGUP_COMPLETE is in too: the linger notice may come first (before the CDR POST), and
+    # after exit nothing more is delivered
+    seen: set[str] = set()
+    app.until(lambda m: bool(seen.add(m.kind)) or {"notice:linger", "event:CHANNEL_HANGUP_COMPLETE"} <= seen, 30)
     app.send("exit\n\n")
 
 
