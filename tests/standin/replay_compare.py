@@ -9,7 +9,9 @@ the RTP port, the SSRC, the session counter) are mapped the same way.
 Times: the replay runs the stand-in on a clock aligned with the recording (same epoch, same instants for
 every command and far-end action), so instants are compared within TOL_MS, whole-second values exactly
 (unless the recorded instant lies within TOL_MS of a second boundary) and whole-second durations
-(billsec, duration, ...) always exactly.
+(billsec, duration, ...) exactly: the recorded value, moved only by a second boundary that one of its two
+instants (each within TOL_MS of the recording) fell on the other side of in this run - so billsec + 1, or a
+billsec taken from the wrong instant, always fails.
 """
 
 from __future__ import annotations
