@@ -501,8 +501,9 @@ class Call:
             self.final_vars = dict(v.items())
             self.billsec = int(v.get("billsec") or 0)
             self.duration = int(v.get("duration") or 0)
-        if self._report():  # mod_json_cdr posts in CS_REPORTING: HANGUP_COMPLETE waits (j2:1757-1765)
-            at = max(at, self.clock.now())
+        took = self._report()  # mod_json_cdr posts in CS_REPORTING: HANGUP_COMPLETE waits (j2:1757-1765)
+        if took:
+            at += took
         cause = self.hangup_cause or "NORMAL_CLEARING"
         with self.lock:
             hdrs = self.chan.event_headers("CHANNEL_HANGUP_COMPLETE", at, pre=[("Hangup-Cause", cause)])
@@ -510,7 +511,7 @@ class Call:
         self.node.channel_gone(self)
         self._end_session()
 
-    def _report(self) -> bool:
+    def _report(self) -> float | None:
         """CS_REPORTING with mod_json_cdr: the POST runs on the session thread, so HANGUP_COMPLETE waits for
         it. The socket's listener sees the channel down on its own loop meanwhile: if the POST takes longer
         than that loop, the notice goes out first - the linger notice before HANGUP_COMPLETE (j2:1757, then

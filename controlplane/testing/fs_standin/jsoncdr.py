@@ -141,38 +141,52 @@ def _profile(username: str, name: str, number: str, dest: str, uuid: str, chan: 
             "uuid": uuid, "source": "mod_sofia", "context": "public", "chan_name": chan}
 
 
-def post(node: FreeSwitchStandIn, leg_uuid: str, doc: dict, before_retry: Callable[[], object] | None = None) -> bool:
+def post(node: FreeSwitchStandIn, leg_uuid: str, doc: dict, before_retry: Callable[[], object] | None = None,
+         spent: list[float] | None = None) -> bool:
     """`retries + 1` tries, `delay` apart (5 s when retries are set without one), each one a full
     request; on final failure the JSON goes to the error directory (j2 notes: three `Got error [0]` 1 s apart,
-    then the backup file). `before_retry` runs when a try failed and the next one waits."""
+    then the backup file). `before_retry` runs when a try failed and the next one waits. `spent` gets the
+    simulated seconds the POST took: the retry delays, plus each request's wall time as it is (a receiver's
+    latency is real time, not to be multiplied by the time scale)."""
     settings = node.cdr
     assert settings is not None
     body = json.dumps(doc, separators=(",", ":")).encode()
     delay = settings.delay or (5.0 if settings.retries else 0.0)
+    took = 0.0
+
+    def done(ok: bool) -> bool:
+        if spent is not None:
+            spent.append(took)
+        return ok
+
     for attempt in range(settings.retries + 1):
         if not node.alive:
-            return False
+            return done(False)
         if attempt:
             if before_retry is not None:
                 before_retry()
             time.sleep(node.clock.real(delay))
+            took += delay
+        t0 = time.monotonic()
         try:
             status = settings.send(leg_uuid, body)
+            took += time.monotonic() - t0
             if 200 <= status < 300:
                 node.cdr_posts.append({"uuid": leg_uuid, "doc": doc, "attempts": attempt + 1,
                                        "content_type": dict(settings.headers(body)[0])["Content-Type"]})
-                return True
+                return done(True)
         except OSError:
-            pass
+            took += time.monotonic() - t0
         node.cdr_failures.append(leg_uuid)
     if settings.err_dir:
         os.makedirs(settings.err_dir, exist_ok=True)
         with open(os.path.join(settings.err_dir, f"{leg_uuid}.cdr.json"), "wb") as f:
             f.write(body)
-    return False
+    return done(False)
 
 
-def post_a_leg(node: FreeSwitchStandIn, call: Call, before_retry: Callable[[], object] | None = None) -> bool:
+def post_a_leg(node: FreeSwitchStandIn, call: Call, before_retry: Callable[[], object] | None = None,
+               spent: list[float] | None = None) -> bool:
     ch = call.chan
     p = ch.profile
     doc = {
@@ -189,7 +203,7 @@ def post_a_leg(node: FreeSwitchStandIn, call: Call, before_retry: Callable[[], o
                                                  p.uuid, p.channel_name),
                       "times": _times(p.created, p.progress, p.progress_media, p.answered, p.bridged, p.hangup)}],
     }
-    return post(node, call.uuid, doc, before_retry)
+    return post(node, call.uuid, doc, before_retry, spent)
 
 
 def post_b_leg(node: FreeSwitchStandIn, call: Call, att: Attempt) -> bool:

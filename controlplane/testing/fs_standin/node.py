@@ -476,14 +476,16 @@ class FreeSwitchStandIn:
                "chat|management|modules|nat_map|say|interfaces|interface_types|tasks|limits|status\n"
 
     # ----------------------------------------------------------------------------- CDR
-    def post_cdr(self, call: Call, before_retry: Callable[[], object] | None = None) -> bool:
-        """mod_json_cdr's A-leg POST, synchronous in CS_REPORTING; True if one was made."""
+    def post_cdr(self, call: Call, before_retry: Callable[[], object] | None = None) -> float | None:
+        """mod_json_cdr's A-leg POST, synchronous in CS_REPORTING: the simulated seconds it took, None if
+        there is none (see jsoncdr.post)."""
         if self.cdr and self.alive:
             from .jsoncdr import post_a_leg
 
-            post_a_leg(self, call, before_retry)
-            return True
-        return False
+            spent: list[float] = []
+            post_a_leg(self, call, before_retry, spent)
+            return spent[0] if spent else 0.0
+        return None
 
     def post_b_leg_cdr(self, call: Call, att: Attempt) -> None:
         # mod_json_cdr's my_on_reporting skips a leg with an originator unless log-b-leg is on.
