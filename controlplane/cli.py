@@ -461,7 +461,7 @@ def _node_dict(n: Any) -> dict[str, Any]:  # noqa: ANN401 - a MediaNode, importe
 
 
 @node.command("add")
-@click.option("--name", required=True, help="The node's switchname (FreeSWITCH-Switchname; `freeswitch render --node-name`).")
+@click.option("--name", required=True, help="The node's switchname (`freeswitch render --node-name`).")
 @click.option("--sip", required=True, help="HOST[:PORT] Kamailio sends calls to (port 5060 by default).")
 @click.option("--transport", type=click.Choice(["udp", "tcp"]), default="udp", show_default=True)
 @click.option("--esl", help="HOST[:PORT] of its inbound event socket (default: the SIP host, port 8021).")

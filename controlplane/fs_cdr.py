@@ -33,15 +33,17 @@ def profile_times(headers: Mapping[str, str], hung_up_at: float | None = None) -
     For a record built before FreeSWITCH reported (its CHANNEL_HANGUP_COMPLETE late or lost):
     FreeSWITCH truncates each time to whole seconds and subtracts (switch_channel.c,
     switch_channel_set_timestamps), so billsec is `end_epoch - answer_epoch`, not the elapsed
-    time. `hung_up_at` (epoch seconds) stands in for the hang-up time when the event was sent
-    before the channel hung up. Nothing is returned for a channel whose creation is unknown.
+    time. FreeSWITCH reports the hang-up time as 0 until it reports; `Hangup-Event-Date-Timestamp`
+    (the stamp of the last event sent after the hang-up) stands in for it, and failing that
+    `hung_up_at` (epoch seconds, when the controller learned of it). Nothing is returned for a
+    channel whose creation or end is unknown, or whose times contradict each other.
     """
     created = _int(headers.get("Caller-Channel-Created-Time")) or 0
     answered = _int(headers.get("Caller-Channel-Answered-Time")) or 0
-    hungup = _int(headers.get("Caller-Channel-Hangup-Time")) or 0
+    hungup = _int(headers.get("Caller-Channel-Hangup-Time")) or _int(headers.get("Hangup-Event-Date-Timestamp")) or 0
     if not hungup and hung_up_at is not None:
         hungup = int(hung_up_at * 1_000_000)
-    if not created or not hungup:
+    if not created or not hungup or hungup < created or (answered and not created <= answered <= hungup):
         return {}
     start, end = created // 1_000_000, hungup // 1_000_000
     times = {"start_epoch": str(start), "end_epoch": str(end), "duration": str(end - start),

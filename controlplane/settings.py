@@ -73,7 +73,7 @@ class Settings:
     # Seconds before a balance cut to play the warning tone; 0 turns it off.
     warn_seconds: int = field(default_factory=lambda: int(_env("CP_WARN_SECONDS", "0")))
     warn_tone: str = field(default_factory=lambda: _env("CP_WARN_TONE", "tone_stream://%(500,500,480);loops=2"))
-    # FreeSWITCH nodes' inbound ESL: "name=host:port:password;name2=..." (name = the node's switchname, FreeSWITCH-Switchname).
+    # FreeSWITCH nodes' inbound ESL: "name=host:port:password;name2=..." (name = the node's switchname).
     fs_nodes: str = field(default_factory=lambda: _env("CP_FS_NODES", "fs-node-1=127.0.0.1:8021:ClueCon"))
     sync_interval: float = field(default_factory=lambda: float(_env("CP_SYNC_INTERVAL", "10")))
     # A node that has not answered for this long has its calls closed and billed.

@@ -108,3 +108,22 @@ def test_a_body_that_is_not_a_cdr_is_refused_with_400(client, session, body: byt
     assert reply.status_code == 400
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Cdr)) == 0
+
+
+def test_profile_times_compute_billsec_as_freeswitch_does() -> None:
+    """Times shaped as in b_bridge_answered_farend_hangs_up: Caller-Channel-*-Time, and the socket app's
+    EXECUTE_COMPLETE stamp standing in while Hangup-Time still reads 0."""
+    from controlplane.fs_cdr import profile_times
+
+    created, answered, hung_up = 1795364493791380, 1795364494311383, 1795364497331391
+    seen = {"Caller-Channel-Created-Time": str(created), "Caller-Channel-Answered-Time": str(answered),
+            "Caller-Channel-Hangup-Time": "0", "Hangup-Event-Date-Timestamp": str(hung_up)}
+    times = profile_times(seen)
+    # whole seconds, subtracted: 1795364497 - 1795364494 = 3, though 3.02 s passed; duration 4 (3.54 s)
+    assert times == {"start_epoch": "1795364493", "answer_epoch": "1795364494", "end_epoch": "1795364497",
+                     "duration": "4", "billsec": "3"}
+    assert profile_times({**seen, "Caller-Channel-Hangup-Time": str(hung_up + 1_000_000)})["billsec"] == "4"
+    unanswered = profile_times({**seen, "Caller-Channel-Answered-Time": "0"})
+    assert (unanswered["billsec"], unanswered["answer_epoch"]) == ("0", "0")
+    assert profile_times({"Caller-Channel-Created-Time": str(created)}) == {}  # no end known
+    assert profile_times({**seen, "Hangup-Event-Date-Timestamp": str(created - 1)}) == {}  # contradictory

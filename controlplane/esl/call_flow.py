@@ -75,7 +75,6 @@ class CallFlow:
     # --- entry point -------------------------------------------------------------------------
     def run(self) -> None:
         started = self.ctx.clock.now()
-        self.ctx.in_hand.add(self.state.uuid)
         try:
             self.channel.subscribe()
             decision = self._decide()
@@ -233,6 +232,7 @@ class CallFlow:
     # --- the end -------------------------------------------------------------------------------
     def _finish(self) -> None:
         ch = self.channel
+        self.ctx.in_hand.add(self.state.uuid)  # channel sync: this call's record is ours to write now
         if not ch.disconnected and ch.hangup_complete is None:
             ch.wait(lambda e: e.name in ("CHANNEL_HANGUP_COMPLETE", "DISCONNECT"), None)
         if ch.hangup_complete is None and not ch.disconnected:

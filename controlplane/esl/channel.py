@@ -25,12 +25,14 @@ SUBSCRIBED = ("CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMP
 WATCHED = (*SUBSCRIBED, "DISCONNECT")
 
 PROFILE_TIMES = ("Caller-Channel-Created-Time", "Caller-Channel-Answered-Time", "Caller-Channel-Hangup-Time")
+HANGUP_STAMP = "Hangup-Event-Date-Timestamp"  # fs_cdr.profile_times: the hang-up time while FreeSWITCH shows 0
 Gone = (NotConnectedError, OutboundSessionHasGoneAway, OSError)
 COMMAND_TIMEOUT = 10.0
 
 
 class CallChannel:
     def __init__(self, session: ControllerSession, clock: Callable[[], float] = time.time) -> None:
+        """`clock`: epoch seconds, FreeSWITCH's time base (a node's clock is the wall clock)."""
         self.session = session
         self.clock = clock
         self.data: Event = session.session_data or Event()
@@ -72,6 +74,13 @@ class CallChannel:
             value = event.get(name)
             if value and value != "0":
                 self.profile_times[name] = value
+        # FreeSWITCH reports Caller-Channel-Hangup-Time as 0 until CS_REPORTING (b:2231 against the
+        # events before it); the last event sent after the hang-up and before reporting (the socket
+        # app's EXECUTE_COMPLETE) is stamped with the very time it later reports (b, d1, e1).
+        if event.get("Answer-State") == "hangup" and event.name != "CHANNEL_HANGUP_COMPLETE":
+            stamp = event.get("Event-Date-Timestamp")
+            if stamp and stamp.isdigit():
+                self.profile_times[HANGUP_STAMP] = stamp
 
     # --- commands ------------------------------------------------------------------------------
     def _send_all(self, commands: list[str]) -> list[object]:

@@ -66,7 +66,8 @@ class ControllerContext:
     name: str = field(default_factory=socket.gethostname)
     metrics: Metrics = field(default_factory=Metrics)
     hangup_complete_grace: float = 5.0
-    # Calls this process is still handling, their record not yet written: channel sync leaves them to
-    # their own flow (FreeSWITCH's uuid_exists is false from the hang-up on, long before it reports).
+    # Calls that ended while this process had their socket, their record not yet written: channel sync
+    # leaves them to their own flow (FreeSWITCH's uuid_exists is false from the hang-up on, long
+    # before it reports and the flow writes).
     in_hand: set[str] = field(default_factory=set)
     timers: object = None  # BalanceTimers, set by the server once the context exists

@@ -49,7 +49,7 @@ def handle_connection(ctx: ControllerContext, sock: object, address: tuple[str, 
         except gevent.Timeout:
             log.warning("FreeSWITCH at %s sent no channel data", address)
             return
-        CallFlow(CallChannel(session, ctx.clock.now), ctx).run()
+        CallFlow(CallChannel(session), ctx).run()
     except Exception:
         log.exception("connection from %s failed", address)
     finally:

@@ -79,15 +79,15 @@ class ChannelSync:
             log.warning("node %s unreachable for %.0f s: %s", name, now - since, exc)
             if now - since < self.ctx.settings.node_lost_after:
                 return []
-            return [u for u in uuids if self.close(u, f"media node {name} lost")]
+            return [u for u in uuids if u not in self.ctx.in_hand and self.close(u, f"media node {name} lost")]
         self.unreachable_since.pop(name, None)
         closed = []
         for uuid, reply in zip(uuids, replies, strict=True):
-            if uuid in self.ctx.in_hand:  # hung up, its own flow is writing it from FreeSWITCH's figures
-                continue
             if reply.strip() == "true":
                 self.missing.pop(uuid, None)
                 self.ctx.live.update(uuid, seen_at=now)
+                continue
+            if uuid in self.ctx.in_hand:  # hung up, its own flow is writing it from FreeSWITCH's figures
                 continue
             self.missing[uuid] = self.missing.get(uuid, 0) + 1
             if self.missing[uuid] >= MISSING_ROUNDS and self.close(uuid, f"call vanished from media node {name}"):
