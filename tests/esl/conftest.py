@@ -8,12 +8,15 @@ web app receives FreeSWITCH's JSON CDR push.
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -91,11 +94,17 @@ def production_cdr_settings(web_url: str, err_dir: Path) -> JsonCdrSettings:
 
 
 class WebServer:
-    def __init__(self) -> None:
+    """The web app as FreeSWITCH's CDR receiver. Every CDR request is kept (`cdr_requests`: uuid ->
+    headers and body, as the node sent them). With `write=False` it answers 200 and writes nothing, so
+    the controller's own record stands and can be set beside the node's document."""
+
+    def __init__(self, write: bool = True) -> None:
         from controlplane.web import create_app
 
         app = create_app({"CDR_PUSH_CREDENTIALS": f"{CDR_USER}:{CDR_PASSWORD}"})
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.cdr_requests: dict[str, list[tuple[dict[str, str], bytes]]] = {}
+        self.write = write
+        self.server = make_server("127.0.0.1", 0, self._capture(app), threaded=True)
         self.port = self.server.server_port
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
@@ -107,6 +116,26 @@ class WebServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def _capture(self, app):  # noqa: ANN001, ANN202 - a WSGI middleware
+        def middleware(environ, start_response):  # noqa: ANN001, ANN202
+            if environ.get("PATH_INFO") == CDR_PATH:
+                body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+                uuid = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("uuid", [""])[0]
+                headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+                headers["Content-Type"] = environ.get("CONTENT_TYPE", "")
+                self.cdr_requests.setdefault(uuid, []).append((headers, body))
+                if not self.write:
+                    start_response("200 OK", [("Content-Type", "application/json")])
+                    return [b'{"result": "captured"}']
+                environ["wsgi.input"] = io.BytesIO(body)
+            return app(environ, start_response)
+
+        return middleware
+
+    def cdr_document(self, uuid: str) -> dict:
+        """The node's JSON CDR for `uuid` (the last one it posted), as sent: values still URL-encoded."""
+        return json.loads(self.cdr_requests[uuid][-1][1])
 
     def stop(self) -> None:
         self.server.shutdown()
@@ -138,6 +167,7 @@ class Rig:
     db_proxy: CuttableProxy | None
     env: dict[str, str]
     node_name: str = "fs-node-1"
+    scale: float = TIME_SCALE  # call-seconds per real second (1 on a real node)
 
     @property
     def real(self) -> bool:
@@ -152,10 +182,10 @@ class Rig:
 def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequest):
     """Media node + controller (+ web app for the CDR push). Extra controller env via the
     `controller_env` marker: @pytest.mark.controller_env(CP_WARN_SECONDS="5")."""
-    web = WebServer()
-    port = free_port()
     options = request.node.get_closest_marker("rig")
     options = options.kwargs if options else {}
+    web = WebServer(write=not options.get("cdr_capture_only"))
+    port = free_port()
     blackhole = BlackHole() if options.get("cdr_blackhole") else None
     cdr_web = f"http://127.0.0.1:{blackhole.port}" if blackhole else web.url
     fs: FreeSwitchStandIn | RealMedia
@@ -175,7 +205,7 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
         CP_CONTROLLER_PORT=str(port), CP_TIME_SCALE=str(scale),
         CP_FS_NODES=f"{node_name}=127.0.0.1:{fs.inbound_port}:ClueCon", CP_SYNC_INTERVAL="5",
         CP_NODE_LOST_AFTER="10", CP_LOG_LEVEL="INFO", CP_SPOOL_DIR=str(tmp_path / "spool"),
-        CP_DECK_CHECK_INTERVAL="0", CP_DECISION_CACHE_TTL="0", **dial,
+        CP_DECK_CHECK_INTERVAL="0", CP_DECISION_CACHE_TTL="0", CP_DB_POOL_SIZE="4", CP_DB_POOL_OVERFLOW="8", **dial,
     )
     marker = request.node.get_closest_marker("controller_env")
     if marker:
@@ -190,7 +220,7 @@ def rig(clean_db: str, redis_client, tmp_path: Path, request: pytest.FixtureRequ
     controller = ControllerProcess(port, env, tmp_path / "controller.log")
     try:  # whatever fails from here on, nothing started is left running
         controller.start()
-        yield Rig(fs, controller, web, proxy, env, node_name)
+        yield Rig(fs, controller, web, proxy, env, node_name, scale)
     finally:
         controller.stop()
         if proxy is not None:
@@ -213,7 +243,7 @@ def pytest_runtest_makereport(item, call):  # noqa: ANN001, ANN201
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "controller_env(**env): extra environment for the controller process")
     config.addinivalue_line("markers", "rig(no_cdr_push=False, db_proxy=False, linger_notice=..., "
-                                       "cdr_blackhole=False): how the test rig is built")
+                                       "cdr_blackhole=False, cdr_capture_only=False): how the test rig is built")
 
 
 @dataclass
