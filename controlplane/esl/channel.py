@@ -131,7 +131,7 @@ class CallChannel:
         self._check_setvars(self._send(self._setvars_command(values)))
 
     def _setvars_command(self, values: dict[str, str]) -> str:
-        pairs = ";".join(f"{name}={str(value).replace(';', ',')}" for name, value in values.items())
+        pairs = ";".join(f"{name}={setvar_escape(str(value))}" for name, value in values.items())
         return f"api uuid_setvar_multi {self.uuid} {pairs}"
 
     def _check_setvars(self, reply: object) -> None:
@@ -185,6 +185,22 @@ class CallChannel:
             or e.name == "DISCONNECT",
             timeout, on_event,
         )
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "'": "\\'", ";": "\\;", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def setvar_escape(value: str) -> str:
+    """A value as uuid_setvar_multi must be sent so the channel gets it unchanged.
+
+    FreeSWITCH splits the list with switch_separate_string(';'), whose cleanup drops paired single
+    quotes, consumes backslash escapes and trims trailing blanks (switch_utils.c,
+    cleanup_separated_string): "O'Brien's" would become "OBriens", a `;` inside JSON would cut the
+    value. Escaped, every character comes through; a newline also stays off the ESL command line.
+    """
+    escaped = value.translate(_ESCAPES)
+    body = escaped.rstrip(" ")
+    return body + "\\s" * (len(escaped) - len(body))
 
 
 def sip_headers(data: dict[str, str]) -> dict[str, str]:

@@ -51,8 +51,10 @@ class DialStrings:
 
 
 def _clean(value: str) -> str:
-    """Dial-string variables cannot carry their own separators."""
-    return "".join(ch for ch in value if ch not in ",[]{}'\"|^").strip()
+    """A caller ID for the carrier leg's `[...]` variables: without the dial string's separators, and
+    without backslashes and control characters, which FreeSWITCH's parser turns into newlines (a
+    caller name `A\\nB` became a header break in the carrier's INVITE, which then went unanswered)."""
+    return "".join(ch for ch in value if ch.isprintable() and ch not in ",[]{}'\"|^\\;<>").strip()
 
 
 @dataclass

@@ -163,10 +163,16 @@ def test_the_controllers_record_is_the_one_freeswitchs_own_cdr_makes(rig, world,
     """Two paths lead to a call's CDR; whichever arrives first is the one kept, so they must agree field
     by field. Here the receiver keeps FreeSWITCH's document without writing: the controller's record is
     written, then set beside the record the push would have made from the node's own document."""
+    from controlplane.models import SipAccount
+
+    # Every character FreeSWITCH's uuid_setvar_multi parser would eat: paired quotes, backslash escapes,
+    # the separator, trailing blanks (switch_utils.c cleanup_separated_string).
+    name = "O'Brien's \\n 'Bar'; No.1  "
+    session.get(SipAccount, world.account_id).caller_id_name = name
+    session.commit()
     rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.reject(503))
     rig.fs.far_ends.add("127.0.0.1:5072", FarEnd.answer(after=0.5, hangup_after=17))
-    call = rig.fs.place_call(CallSpec(destination="+442071234567", caller_name="O'Brien \\ Ltd",
-                                      sip_headers=headers(world)))
+    call = rig.fs.place_call(CallSpec(destination="+442071234567", sip_headers=headers(world)))
     assert call.wait_done(30)
     row = wait_cdr(session, call.uuid)
     assert row.written_by == "controller"
@@ -180,4 +186,4 @@ def test_the_controllers_record_is_the_one_freeswitchs_own_cdr_makes(rig, world,
     assert not differ, differ
     assert row.billsec == int(variables["billsec"]) and row.disposition == "ANSWERED"
     assert [a["trunk"] for a in row.attempts] == ["carrier-a", "carrier-b"]
-    assert row.caller_id_name == "O'Brien \\ Ltd"  # through uuid_setvar_multi and the node's CDR
+    assert row.caller_id_name == name  # through uuid_setvar_multi and the node's own CDR, unchanged

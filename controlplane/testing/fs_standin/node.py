@@ -16,6 +16,7 @@ from .channel import NodeInfo
 from .clock import StandInClock
 from .farend import FarEndRegistry
 from .jsoncdr import JsonCdrSettings
+from .wire import separate_string
 
 # Where mod_event_socket's linger notice falls among the A leg's hang-up events. Its listener sends
 # the notice on the first pass of its 20 ms loop after the channel is down, behind whatever events
@@ -413,7 +414,7 @@ class FreeSwitchStandIn:
             if c is None:
                 return "-ERR No such channel!\n" + usage
             n = 0
-            for item in rest.split(";"):
+            for item in separate_string(rest, ";")[:64]:  # argv[64] in uuid_setvar_multi_function
                 name, eq, value = item.partition("=")
                 if name:
                     c.set_var(name, value if eq else None)

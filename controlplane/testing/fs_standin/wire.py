@@ -130,3 +130,54 @@ class MessageReader:
         raw = self.buf[:end]
         self.buf = self.buf[end:]
         return headers, body, raw
+
+
+_UNESCAPE = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
+
+
+def separate_string(buf: str, delim: str) -> list[str]:
+    """switch_separate_string() for a delimiter other than a blank (switch_utils.c, v1.10.12): split at
+    `delim` outside paired single quotes and not after a backslash, then per field drop leading blanks,
+    the quotes, trailing blanks outside quotes, and turn `\\x` escapes into their character
+    (`\\'`, `\\"`, `\\<delim>`, `\\\\`, `\\n`, `\\r`, `\\t`, `\\s`; any other backslash stays as it is)."""
+    if buf.startswith("^^") and len(buf) >= 4:
+        delim, buf = buf[2], buf[3:]
+    fields, start, i, quoted = [], 0, 0, False
+    while i < len(buf):
+        ch = buf[i]
+        if ch == "\\":
+            i += 1
+        elif ch == "'" and (quoted or "'" in buf[i + 1:]):
+            quoted = not quoted
+        elif ch == delim and not quoted:
+            fields.append(buf[start:i])
+            start = i + 1
+        i += 1
+    if start < len(buf):
+        fields.append(buf[start:])
+    return [_cleanup(f, delim) for f in fields]
+
+
+def _cleanup(text: str, delim: str) -> str:
+    """cleanup_separated_string()."""
+    text = text.lstrip(" ")
+    out: list[str] = []
+    end, quoted, i = 0, False, 0
+    while i < len(text):
+        ch = text[i]
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if ch == "\\" and nxt and (nxt in ("'", '"', delim, "\\") or nxt in _UNESCAPE):
+            out.append(_UNESCAPE.get(nxt, nxt))
+            end = len(out)
+            i += 2
+            continue
+        if ch == "'" and (quoted or "'" in text[i + 1:]):
+            quoted = not quoted
+            if quoted:
+                end = len(out)
+        else:
+            out.append(ch)
+            if ch != " " or quoted:
+                end = len(out)
+        i += 1
+    return "".join(out[:end])
