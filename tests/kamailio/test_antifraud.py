@@ -81,20 +81,40 @@ def test_ip_deny_and_allow_lists(edge, session):
     assert _options(edge.ip, edge.sip_port, "127.0.0.57") == "SIP/2.0 200 Keepalive"
 
 
-def test_flood_is_detected_and_banned(edge, session):
-    edge.sync(session)
-    flooder = "127.0.0.60"
+def _flood(edge, flooder: str, count: int = 1500) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind((flooder, 0))
         lport = s.getsockname()[1]
         # CP_KAMAILIO_PIKE_DENSITY=200 per 2 s in the fixture; send well above that.
-        for i in range(1500):
+        for i in range(count):
             msg = (f"OPTIONS sip:{edge.ip}:{edge.sip_port} SIP/2.0\r\n"
                    f"Via: SIP/2.0/UDP {flooder}:{lport};branch=z9hG4bKf{i}\r\nMax-Forwards: 70\r\n"
                    f"From: <sip:f@{flooder}>;tag={i}\r\nTo: <sip:{edge.ip}>\r\nCall-ID: flood-{i}\r\n"
                    f"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n")
             s.sendto(msg.encode(), (edge.ip, edge.sip_port))
     time.sleep(0.5)
+
+
+def test_flood_is_detected_and_banned(edge, session):
+    edge.sync(session)
+    flooder = "127.0.0.60"
+    _flood(edge, flooder)
     assert _options(edge.ip, edge.sip_port, flooder) is None
     assert _options(edge.ip, edge.sip_port, "127.0.0.61") == "SIP/2.0 200 Keepalive"
     assert "flood from 127.0.0.60" in edge.log_text()
+
+
+def test_carriers_and_customer_trunks_are_not_banned_for_their_traffic(edge, session):
+    """A customer trunk at 10 calls/s sends INVITE, ACK and BYE: pike's window was full and the trunk was
+    banned in the middle of normal traffic (seen by bench/real_node.py). Known peers are not flood-banned."""
+    from controlplane.services.carriers import create_carrier
+
+    tenant = make_tenant(session, "floodco", "floodco.example.com")
+    make_account(session, tenant, "pbx-1", trunk_ip="127.0.0.62")
+    create_carrier(session, name="bulk-carrier", host="127.0.0.63", port=5060)
+    session.commit()
+    edge.sync(session)
+    for peer in ("127.0.0.62", "127.0.0.63"):
+        _flood(edge, peer)
+        assert _options(edge.ip, edge.sip_port, peer) == "SIP/2.0 200 Keepalive", peer
+    assert "flood from 127.0.0.62" not in edge.log_text() and "flood from 127.0.0.63" not in edge.log_text()
