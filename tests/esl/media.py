@@ -92,7 +92,8 @@ class StandInMedia:
             cdr = JsonCdrSettings.from_xml(conf / "autoload_configs" / "json_cdr.conf.xml")
             if cdr_error_dir:
                 cdr = dataclasses.replace(cdr, err_dir=cdr_error_dir)
-        self.fs = FreeSwitchStandIn(controller=controller_addr, time_scale=time_scale, cdr=cdr)
+        self.fs = FreeSwitchStandIn(controller=controller_addr, time_scale=time_scale, cdr=cdr,
+                                    hostname="media-host-1", switchname="fs-node-1")
         self.far_ends = _StandInFarEnds(self.fs)
         self._addresses: dict[str, str] = {}
 

@@ -129,7 +129,8 @@ class Profile:
 @dataclass
 class NodeInfo:
     core_uuid: str
-    hostname: str
+    hostname: str  # the machine's host name (FreeSWITCH-Hostname)
+    switchname: str = ""  # switch.conf.xml `switchname`; FreeSWITCH uses the host name when it is unset
     ipv4: str = "192.0.2.10"
     ipv6: str = "2001:db8::10"
     seq: int = 2000
@@ -146,7 +147,7 @@ def base_headers(node: NodeInfo, name: str, now: float) -> list[tuple[str, str]]
     gt = time.gmtime(now)
     return [
         ("Event-Name", name), ("Core-UUID", node.core_uuid),
-        ("FreeSWITCH-Hostname", node.hostname), ("FreeSWITCH-Switchname", node.hostname),
+        ("FreeSWITCH-Hostname", node.hostname), ("FreeSWITCH-Switchname", node.switchname or node.hostname),
         ("FreeSWITCH-IPv4", node.ipv4), ("FreeSWITCH-IPv6", node.ipv6),
         ("Event-Date-Local", time.strftime("%Y-%m-%d %H:%M:%S", lt)),
         ("Event-Date-GMT", time.strftime("%a, %d %b %Y %H:%M:%S GMT", gt)),

@@ -190,7 +190,7 @@ def post_a_leg(node: FreeSwitchStandIn, call: Call, before_retry: Callable[[], o
     ch = call.chan
     p = ch.profile
     doc = {
-        "core-uuid": node.info.core_uuid, "switchname": node.hostname,
+        "core-uuid": node.info.core_uuid, "switchname": node.switchname,
         "channel_data": {"state": "CS_REPORTING", "direction": "inbound", "state_number": "11",
                          "flags": "0=1;1=1;3=1;22=1;39=1;40=1;42=1;45=1;50=1;55=1;95=1;113=1;114=1;123=1;160=1;"
                                   "165=1;166=1", "caps": _CAPS},
@@ -229,7 +229,7 @@ def post_b_leg(node: FreeSwitchStandIn, call: Call, att: Attempt) -> bool:
     variables.update({"hangup_cause": cause, "billsec": str(billsec), "duration": str(int(end) - int(start)),
                       "sip_term_status": str(att.sip_code or 200)})
     doc = {
-        "core-uuid": node.info.core_uuid, "switchname": node.hostname,
+        "core-uuid": node.info.core_uuid, "switchname": node.switchname,
         "channel_data": {"state": "CS_REPORTING", "direction": "outbound", "state_number": "11",
                          "flags": "0=1;1=1;2=1;22=1;39=1;40=1;42=1;45=1;50=1;55=1;95=1;107=1;113=1;114=1;123=1;"
                                   "160=1;165=1;166=1", "caps": _CAPS},

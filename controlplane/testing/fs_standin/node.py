@@ -37,7 +37,7 @@ class FreeSwitchStandIn:
 
     def __init__(self, controller: tuple[str, int] = ("127.0.0.1", 8084), inbound_port: int | None = 0,
                  password: str = "ClueCon", time_scale: float = 1.0, cdr_url: str | None = None,
-                 hostname: str = "fs-node-1", clock: StandInClock | None = None,
+                 hostname: str = "fs-node-1", clock: StandInClock | None = None, switchname: str | None = None,
                  cdr_retries: int = 2, cdr_delay: float = 1.0, cdr_timeout: float = 2.0,
                  cdr_error_dir: str | None = None, inbound_host: str = "127.0.0.1",
                  cdr: JsonCdrSettings | None = None, linger_notice: str = "after_cs_hangup",
@@ -51,6 +51,9 @@ class FreeSwitchStandIn:
         self.clock = clock or StandInClock(time_scale)
         self.password = password
         self.hostname = hostname
+        # A node rendered by `controlplane freeswitch render` has a switchname (its node name) apart
+        # from the machine's host name; the recordings' vanilla config had none, so both read the same.
+        self.switchname = switchname or hostname
         if cdr is None and cdr_url:
             cdr = JsonCdrSettings(cdr_url, retries=cdr_retries, delay=cdr_delay, timeout=cdr_timeout,
                                   err_dir=cdr_error_dir)
@@ -62,7 +65,7 @@ class FreeSwitchStandIn:
             raise ValueError(f"scheduler_phase must be in [0, {SCHEDULER_POLL})")
         self.scheduler_phase = scheduler_phase
         self.far_ends = FarEndRegistry()
-        self.info = NodeInfo(str(uuidlib.uuid4()), hostname)
+        self.info = NodeInfo(str(uuidlib.uuid4()), hostname, self.switchname)
         self._lock = threading.RLock()
         self._session_id = 0
         self.calls: list[Call] = []
@@ -120,7 +123,7 @@ class FreeSwitchStandIn:
     def restart_node(self) -> None:
         """An empty node comes back (new Core-UUID, same inbound port)."""
         self.stop_node()
-        self.info = NodeInfo(str(uuidlib.uuid4()), self.hostname)
+        self.info = NodeInfo(str(uuidlib.uuid4()), self.hostname, self.switchname)
         self.start()
 
     def __enter__(self) -> Self:
@@ -446,7 +449,7 @@ class FreeSwitchStandIn:
                     "context": "public", "read_codec": "PCMU" if c.chan.media else "",
                     "read_rate": "8000" if c.chan.media else "", "read_bit_rate": "64000" if c.chan.media else "",
                     "write_codec": "PCMU" if c.chan.media else "", "write_rate": "8000" if c.chan.media else "",
-                    "write_bit_rate": "64000" if c.chan.media else "", "secure": "", "hostname": self.hostname,
+                    "write_bit_rate": "64000" if c.chan.media else "", "secure": "", "hostname": self.switchname,
                     "presence_id": v.get("presence_id") or "", "presence_data": "", "accountcode": "",
                     "callstate": c.chan.call_state, "callee_name": p.callee_name or "",
                     "callee_num": p.callee_number or "", "callee_direction": "", "call_uuid": "",
