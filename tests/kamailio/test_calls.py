@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
+import time
 
 from controlplane.models import Carrier, CarrierTrunk, MediaNode, TrunkAddress
 from tests.kamailio.conftest import make_account, make_tenant, wait_for
@@ -116,9 +118,26 @@ def test_dispatcher_spreads_fails_over_and_recovers(edge, session, fs_nodes):
 
 def test_no_media_node_gives_503_not_a_hang(edge, session):
     acme = make_tenant(session, "acme", "acme.test")
-    make_account(session, acme, "acme-pbx", trunk_ip="127.0.0.30")
+    make_account(session, acme, "acme-pbx", trunk_ip="127.0.0.31")
     edge.sync(session)
     assert edge.rpc.media_nodes() == []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.31", 0))
+        s.settimeout(3.0)
+        port = s.getsockname()[1]
+        s.sendto((f"INVITE sip:4930555@{edge.ip}:{edge.sip_port} SIP/2.0\r\n"
+                  f"Via: SIP/2.0/UDP 127.0.0.31:{port};branch=z9hG4bKnomedia{time.time_ns()}\r\n"
+                  "Max-Forwards: 70\r\nFrom: <sip:pbx@pbx.example>;tag=nm1\r\nTo: <sip:4930555@pbx.example>\r\n"
+                  f"Call-ID: nomedia-{time.time_ns()}\r\nCSeq: 1 INVITE\r\n"
+                  f"Contact: <sip:pbx@127.0.0.31:{port}>\r\nContent-Length: 0\r\n\r\n").encode(),
+                 (edge.ip, edge.sip_port))
+        started, finals = time.monotonic(), []
+        while not finals and time.monotonic() - started < 3.0:
+            status = int(s.recvfrom(65535)[0].decode(errors="replace").split(" ", 2)[1])
+            if status >= 200:
+                finals.append(status)
+    assert finals == [503]  # at once, not after the caller's own timeout
+    assert time.monotonic() - started < 1.0
 
 
 def test_freeswitch_to_carrier_is_relayed_without_trusted_headers(edge, session, fs_nodes):
