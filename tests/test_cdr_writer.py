@@ -78,3 +78,25 @@ def test_the_controller_writer_batches_calls_that_end_together(session, tenants)
     assert sum(sizes) == 50 and len(sizes) < 50
     assert state(session, a) == (D("9.50"), D("9.50"), 50)
     assert writer(record("c-1", a, "0.01")) == DUPLICATE
+
+
+def test_with_redis_down_too_records_wait_on_disk_and_are_written_once(session, tenants, tmp_path) -> None:
+    """MariaDB and Redis both gone at hang-up: the record goes to a file; the worker writes it once."""
+    import redis
+
+    from controlplane.services.cdrs import Spool
+    from controlplane.testing.net import free_port
+
+    dead = redis.Redis(host="127.0.0.1", port=free_port(), socket_timeout=0.5, socket_connect_timeout=0.5)
+    spool = Spool(dead, "cp:test:spool", tmp_path / "spool")
+    first = record("spool-disk-1", tenants[0], "0.40")
+    spool.put(first)
+    spool.put(record("spool-disk-2", tenants[0], "0.10"))
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["spool-disk-1.json", "spool-disk-2.json"]
+    back = Spool(None, "cp:test:spool", tmp_path / "spool")  # the worker, Redis still away
+    assert back.drain() == {WRITTEN: 2, DUPLICATE: 0}
+    assert state(session, tenants[0]) == (D("9.50"), D("9.50"), 2)
+    spool.put(first)  # the same record again (a retry after a crash): kept once, charged once
+    assert back.drain() == {WRITTEN: 0, DUPLICATE: 1}
+    assert state(session, tenants[0]) == (D("9.50"), D("9.50"), 2)
+    assert back.size() == 0

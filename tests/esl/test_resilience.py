@@ -63,17 +63,22 @@ def test_cdr_push_before_and_after_the_controller_and_duplicates_charge_once(rig
     assert balance(session, world.tenant_id) == D("1.00") - cdr.cost
 
 
-@pytest.mark.rig(no_cdr_push=True)
+@pytest.mark.rig(cdr_capture_only=True)
 def test_controller_writes_alone_and_a_late_push_is_a_duplicate(rig, world, session) -> None:
     rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=20))
     call = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
     assert call.wait_done(30)
     cdr = wait_cdr(session, call.uuid)
     assert cdr.written_by == "controller"
-    variables = {"uuid": call.uuid, "direction": "inbound", "billsec": str(cdr.billsec),
-                 "cp_tenant_id": str(world.tenant_id), "cp_direction": "outbound"}
-    assert post_json(rig.web.cdr_url, {"variables": variables})["result"] == "duplicate"
+    # The node's own document (kept, not written, when it was posted), late: it carries the call's
+    # price (cp_rating), so a second charge would show.
+    document = rig.web.cdr_document(call.uuid)
+    assert document["variables"].get("cp_rating")
+    rig.web.write = True  # the receiver writes again from now on
+    for _ in range(2):
+        assert post_json(rig.web.cdr_url, document)["result"] == "duplicate"
     assert debits(session, call.uuid) == 1
+    assert balance(session, world.tenant_id) == D("1.00") - cdr.cost
 
 
 @pytest.mark.rig(no_cdr_push=True, db_proxy=True)
