@@ -427,6 +427,7 @@ class RealMedia:
         self.fs = LocalFreeSwitch(self.settings, self.work / "fs")
         self.far_ends = _RealFarEnds(self)
         self._procs: list[subprocess.Popen] = []
+        self._uas: dict[int, subprocess.Popen] = {}
         self.listener: _HangupListener | None = None
 
     def start(self) -> RealMedia:
@@ -438,12 +439,17 @@ class RealMedia:
         if fe.unreachable:
             return port or free_port()  # nothing listens there
         port = port or free_port()
-        xml = self.work / f"uas-{re.sub(r'[^A-Za-z0-9]', '_', match)}-{port}.xml"
+        previous = self._uas.pop(port, None)
+        if previous is not None:  # a new script for the same far end: it replaces the old one, as on the stand-in
+            previous.terminate()
+            previous.wait(5)
+        xml = self.work / f"uas-{re.sub(r'[^A-Za-z0-9]', '_', match)}-{port}-{len(self._procs)}.xml"
         xml.write_text(uas_scenario(fe))
-        self._procs.append(subprocess.Popen(["sipp", "-sf", str(xml), "-i", "127.0.0.1", "-p", str(port), "-nostdin",
-                                             "-trace_err", "-trace_msg", "-message_file",
-                                             str(xml.with_suffix(".messages.log"))], cwd=self.work,
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        proc = subprocess.Popen(["sipp", "-sf", str(xml), "-i", "127.0.0.1", "-p", str(port), "-nostdin",
+                                 "-trace_err", "-trace_msg", "-message_file", str(xml.with_suffix(".messages.log"))],
+                                cwd=self.work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._procs.append(proc)
+        self._uas[port] = proc
         return port
 
     def far_end_address(self, match: str) -> str:

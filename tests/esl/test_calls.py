@@ -334,3 +334,28 @@ def test_a_cut_that_the_socket_cannot_deliver_is_escalated_to_the_node(rig, worl
     assert call.wait_done(10)
     assert call.hangup_cause == "ALLOTTED_TIMEOUT"
     assert wait_cdr(session, call.uuid).disposition == "ANSWERED"
+
+
+@pytest.mark.controller_env(CP_LEG_TIMEOUT="20")
+def test_no_answer_tries_the_next_trunk_then_records_no_answer_free(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.ring_forever())
+    rig.fs.far_ends.add("127.0.0.1:5072", FarEnd.ring_forever())
+    call = place(rig, world, "+49891234567")
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    # leg_timeout ends each leg with ALLOTTED_TIMEOUT (reference fact 24): the next trunk is tried.
+    assert [(a["trunk"], a["cause"], a["answered"]) for a in cdr.attempts] == [
+        ("carrier-a", "ALLOTTED_TIMEOUT", False), ("carrier-b", "ALLOTTED_TIMEOUT", False)]
+    assert (cdr.disposition, cdr.billsec, cdr.cost) == ("NO ANSWER", 0, D(0))
+    assert balance(session, world.tenant_id) == D("1.00")
+
+
+def test_caller_hangs_up_the_call_is_charged_to_the_second(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5))  # the far end would talk on
+    call = place(rig, world, "+49891234567", caller_hangs_up_after=12)
+    assert call.wait_done(30)
+    cdr = wait_cdr(session, call.uuid)
+    assert cdr.billsec == call.billsec and cdr.billsec in (12, 13)  # the node's whole-second billsec
+    assert (cdr.disposition, cdr.hangup_cause) == ("ANSWERED", "NORMAL_CLEARING")
+    assert cdr.cost == D("0.01") * cdr.billsec
+    assert balance(session, world.tenant_id) == D("1.00") - cdr.cost

@@ -192,3 +192,20 @@ def test_the_controllers_record_is_the_one_freeswitchs_own_cdr_makes(rig, world,
     assert row.billsec == int(variables["billsec"]) and row.disposition == "ANSWERED"
     assert [a["trunk"] for a in row.attempts] == ["carrier-a", "carrier-b"]
     assert row.caller_id_name == name  # through uuid_setvar_multi and the node's own CDR, unchanged
+
+
+def test_node_restarting_mid_call_its_call_is_billed_and_the_next_call_goes_through(rig, world, session) -> None:
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5))
+    first = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    time.sleep(20 / rig.scale)
+    uuid = first.uuid
+    rig.fs.restart_node()  # the process dies with its calls and comes back empty
+    lost = wait_cdr(session, uuid, timeout=200 / rig.scale)
+    assert lost.written_by == "sync" and 5 <= lost.billsec <= 21 and lost.cost == D("0.01") * lost.billsec
+    rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.5, hangup_after=7))
+    second = rig.fs.place_call(CallSpec(destination="+49891234567", sip_headers=headers(world)))
+    assert second.wait_done(30)
+    cdr = wait_cdr(session, second.uuid)
+    assert (cdr.disposition, cdr.written_by) == ("ANSWERED", "freeswitch") and cdr.billsec in (7, 8)
+    assert debits(session, uuid) == 1 and debits(session, second.uuid) == 1
+    assert balance(session, world.tenant_id) == D("1.00") - lost.cost - cdr.cost
