@@ -52,7 +52,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -67,6 +66,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from controlplane.testing.lab import (  # noqa: E402
+    SDP,
+    Procs,
+    carrier_scenario,
+    node_settings,
+    start_kamailio,
+    start_sipp_uas,
+    wait_until,
+)
+
 EDGE_IP, FS_IP, TRUNK_IP, CARRIER_IP = "127.0.0.1", "127.0.0.121", "127.0.0.130", "127.0.0.140"
 NODE_NAME = "fs-bench-1"
 NUMBER = "+49891234567"
@@ -74,57 +83,7 @@ CLK = os.sysconf("SC_CLK_TCK")
 MODES = ("baseline", "bare", "controller")  # run in this order at every rate
 MODE_LABEL = {"baseline": "static dialplan", "bare": "bare ESL app", "controller": "controller"}
 
-SDP = """v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-"""
-
-CARRIER_XML = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="carrier">
-<recv request="INVITE" crlf="true"/>
-<send><![CDATA[
-SIP/2.0 180 Ringing
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Record-Route:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Length: 0
-
-]]></send>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]SIPpTag01[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-[last_Record-Route:]
-Contact: <sip:[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-{SDP}]]></send>
-<recv request="ACK" crlf="true"/>
-<recv request="BYE"/>
-<send><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>
-</scenario>
-"""
+CARRIER_XML = carrier_scenario()  # answers at once, waits for the BYE
 
 
 def caller_xml(hold_ms: int) -> str:
@@ -290,61 +249,6 @@ def pids_named(name: str, needle: str = "") -> list[int]:
     return pids
 
 
-class Procs:
-    """Every process this run starts; all stopped on the way out (exception and Ctrl-C included)."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, subprocess.Popen, bool]] = []
-
-    def start(self, name: str, args: list[str], *, group: bool = False, **kw) -> subprocess.Popen:  # noqa: ANN003
-        proc = subprocess.Popen(args, start_new_session=group, **kw)
-        self.items.append((name, proc, group))
-        return proc
-
-    def stop(self, proc: subprocess.Popen, timeout: float = 10.0) -> None:
-        for name, p, group in list(self.items):
-            if p is proc:
-                self._stop(p, group, timeout)
-                self.items.remove((name, p, group))
-
-    @staticmethod
-    def _stop(p: subprocess.Popen, group: bool, timeout: float) -> None:
-        if p.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(p.pid, signal.SIGTERM) if group else p.terminate()
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(p.pid, signal.SIGKILL) if group else p.kill()
-            p.wait(5)
-
-    def stop_all(self) -> None:
-        for _name, p, group in reversed(self.items):
-            self._stop(p, group, 10.0)
-        self.items.clear()
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):  # noqa: ANN001, ANN201
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def udp_bound(ip: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind((ip, port))
-        except OSError:
-            return True
-        return False
-
-
 class CdrSink:
     """Stands in for the web app's CDR endpoint: FreeSWITCH's mod_json_cdr posts here, gets 200."""
 
@@ -384,6 +288,7 @@ class Rig:
     kamailio: subprocess.Popen | None = None
     kamailio_port: int = 0
     rpc: object = None  # KamailioRpc
+    edge: object = None  # controlplane.testing.lab.Edge
     controller: subprocess.Popen | None = None
     controller_port: int = 0
     metrics_port: int = 0
@@ -427,38 +332,11 @@ def prepare_data(db_url: str, carrier_port: int, fs_port: int, esl_port: int) ->
             raise SystemExit(f"kamailio sync: {report.errors}")
 
 
-def start_kamailio(rig: Rig) -> None:
-    from controlplane.kamailio.render import check, render
-    from controlplane.kamailio.rpc import KamailioRpc
-    from controlplane.testing.net import free_port
-
-    run_dir = rig.work / "kamailio"
-    run_dir.mkdir()
-    ports = {k: free_port(EDGE_IP) for k in ("SIP", "TLS", "WS", "WSS", "RPC")}
-    os.environ.update({"CP_KAMAILIO_RUN_DIR": str(run_dir), "CP_KAMAILIO_LISTEN_IP": EDGE_IP,
-                       "CP_KAMAILIO_RPC_IP": EDGE_IP, **{f"CP_KAMAILIO_{k}_PORT": str(v) for k, v in ports.items()}})
-    rendered = render()
-    checked = check(rendered.path)
-    if checked.returncode != 0:
-        raise SystemExit(f"kamailio -c failed:\n{checked.stdout}{checked.stderr}")
-    log = (run_dir / "kamailio.log").open("w")
-    rig.kamailio = rig.procs.start("kamailio", [shutil.which("kamailio") or "/usr/sbin/kamailio", "-DD", "-E", "-f",
-                                                str(rendered.path), "-m", "256", "-M", "16", "-w", str(run_dir)],
-                                   group=True, stdout=log, stderr=subprocess.STDOUT)
-    rig.kamailio_port = ports["SIP"]
-    rpc = KamailioRpc(f"http://{EDGE_IP}:{ports['RPC']}/RPC", timeout=2)
-
-    def up() -> bool:
-        if rig.kamailio.poll() is not None:
-            raise SystemExit(f"kamailio exited {rig.kamailio.returncode}: see {log.name}")
-        try:
-            rpc.ping()
-            return True
-        except Exception:  # noqa: BLE001 - starting
-            return False
-
-    wait_until(up, 30, "kamailio JSON-RPC")
-    rig.rpc = rpc
+def start_edge(rig: Rig) -> None:
+    """Kamailio from the project's config on free ports (controlplane.testing.lab.start_kamailio)."""
+    rig.edge = start_kamailio(rig.procs, rig.work / "kamailio", EDGE_IP)
+    rig.kamailio, rig.kamailio_port, rig.rpc = rig.edge.proc, rig.edge.port, rig.edge.rpc
+    os.environ.update(rig.edge.env)
 
 
 def start_apps(rig: Rig) -> None:
@@ -480,12 +358,9 @@ def start_apps(rig: Rig) -> None:
 
 def start_freeswitch(rig: Rig, fs_port: int, esl_port: int, cdr_url: str) -> None:
     from controlplane.freeswitch.local import LocalFreeSwitch
-    from controlplane.settings import Settings
 
-    settings = Settings(kamailio_sip_override=f"{EDGE_IP}:{rig.kamailio_port}", controller_host="127.0.0.1",
-                        controller_port=rig.controller_port, web_url=cdr_url, freeswitch_sip_ip=FS_IP,
-                        freeswitch_sip_port=fs_port, esl_port=esl_port, esl_password="ClueCon",
-                        cdr_user="fs-node", cdr_password="bench-cdr", node_name=NODE_NAME)
+    settings = node_settings(f"{EDGE_IP}:{rig.kamailio_port}", rig.controller_port, cdr_url, FS_IP, fs_port, esl_port,
+                             NODE_NAME, "fs-node", "bench-cdr")
     rig.fs = LocalFreeSwitch(settings, rig.work / "fs", node_name=NODE_NAME)
     rig.fs.start(timeout=60)
     rig.production_dialplan = dialplan_file(rig).read_text()
@@ -495,19 +370,8 @@ def start_freeswitch(rig: Rig, fs_port: int, esl_port: int, cdr_url: str) -> Non
 
 
 def start_carrier(rig: Rig) -> None:
-    from controlplane.testing.net import free_port
-
-    xml = rig.work / "carrier.xml"
-    xml.write_text(CARRIER_XML)
-    rig.carrier_port = free_port(CARRIER_IP)
-    rig.carrier = rig.procs.start("sipp carrier", [
-        "sipp", "-sf", str(xml), "-i", CARRIER_IP, "-p", str(rig.carrier_port), "-t", "u1", "-nostdin",
-        "-recv_timeout", "60000", "-max_recv_loops", "100000", "-max_sched_loops", "100000",
-        "-trace_err", "-error_file", str(rig.work / "carrier-errors.log"),
-        *(["-trace_msg", "-message_file", str(rig.work / "carrier-messages.log")]
-          if os.environ.get("CP_BENCH_TRACE") == "1" else [])],
-        cwd=rig.work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_until(lambda: udp_bound(CARRIER_IP, rig.carrier_port), 10, "the sipp carrier")
+    rig.carrier, rig.carrier_port = start_sipp_uas(rig.procs, rig.work, "carrier", CARRIER_XML, CARRIER_IP,
+                                                   trace=os.environ.get("CP_BENCH_TRACE") == "1")
 
 
 def dialplan_file(rig: Rig) -> Path:
@@ -539,14 +403,6 @@ def fs_channels(rig: Rig) -> int:
         if word.isdigit():
             return int(word)
     return -1
-
-
-def node_in_dispatcher(rig: Rig) -> bool:
-    try:
-        nodes = rig.rpc.media_nodes()
-    except Exception:  # noqa: BLE001
-        return False
-    return any(n.flags.startswith("A") for n in nodes)
 
 
 def decision_metrics(rig: Rig) -> tuple[float, float]:
@@ -656,10 +512,10 @@ def run_step(rig: Rig, mode: str, rate: int, seconds: float, hold: float, record
     # The step ends when FreeSWITCH has no channel left (then a moment for the CDR writers).
     try:
         wait_until(lambda: fs_channels(rig) == 0, 20, "FreeSWITCH to end its channels")
-    except SystemExit:  # calls whose caller gave up: cleared, so the next step starts from nothing
+    except TimeoutError:  # calls whose caller gave up: cleared, so the next step starts from nothing
         step.drained = False
         rig.fs.api("hupall NORMAL_CLEARING")
-        with contextlib.suppress(SystemExit):
+        with contextlib.suppress(TimeoutError):
             wait_until(lambda: fs_channels(rig) == 0, 10, "FreeSWITCH to end its channels")
     time.sleep(1.0)
     step.seconds = time.monotonic() - started
@@ -818,6 +674,9 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted: everything this run started is stopped", file=sys.stderr)
         return 130
+    except (TimeoutError, RuntimeError) as exc:  # the rig did not come up (lab.wait_until, kamailio -c, sipp)
+        print(f"bench/real_node.py: {exc}", file=sys.stderr)
+        return 1
     print_tables(steps, args.hold, args.seconds)
     print(f"wall time {time.monotonic() - started:.0f} s; load avg at the end {os.getloadavg()[0]:.2f}")
     return 0
@@ -844,10 +703,10 @@ def running_rig(keep: bool = False) -> Iterator[Rig]:
         start_carrier(rig)
         prepare_data(db_url, rig.carrier_port, fs_port, esl_port)
         sink = CdrSink()
-        start_kamailio(rig)
+        start_edge(rig)
         start_apps(rig)
         start_freeswitch(rig, fs_port, esl_port, sink.url)
-        wait_until(lambda: node_in_dispatcher(rig), 30, "the FreeSWITCH node in Kamailio's dispatcher")
+        wait_until(rig.edge.node_active, 30, "the FreeSWITCH node in Kamailio's dispatcher")
         redis_port = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0").rsplit(":", 1)[-1].split("/")[0]
         rig.watched = {
             "kamailio": group_pids(rig.kamailio.pid), "freeswitch": [rig.fs.proc.pid],

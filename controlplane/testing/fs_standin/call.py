@@ -12,8 +12,9 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import wire
 from .channel import Channel, Profile, dialplan_apps, initial_vars, new_uuid
@@ -62,6 +63,8 @@ class CallSpec:
     ack_before_bridge: bool = False
     caller_host: str = "127.0.0.1"
     caller_port: int = 5070
+    # The caller's signalling (sip_side.py): called with (call, event name) for every event the A leg emits.
+    on_event: Callable[[Call, str], None] | None = None
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Attempt:
     ended_at: float | None = None
     created_at: float | None = None  # the INVITE (b:786 Other-Leg-Channel-Created-Time = the bridge's EXECUTE)
     rang_at: float | None = None  # its 180 (Other-Leg-Channel-Progress-Time)
+    live: Any = None  # the farend.LiveLeg of a far end that is a real UA (FarEnd.live)
 
 
 @dataclass
@@ -234,6 +238,8 @@ class Call:
         if self._wants(name, headers):
             self.send(data)
         self.node.publish(name, headers, body)
+        if self.spec.on_event is not None:
+            self.spec.on_event(self, name)
 
     def chan_event(self, name: str, pre: list[tuple[str, str]] | None = None,
                    tail: list[tuple[str, str]] | None = None, with_vars: bool = True,
@@ -473,6 +479,10 @@ class Call:
             self.cond.notify_all()
         return True
 
+    def caller_hangs_up(self, at: float | None = None) -> bool:
+        """The caller's BYE (CallSpec.caller_hangs_up_after, or a real caller's on demand)."""
+        return self.request_hangup("NORMAL_CLEARING", caller_bye=True, at=at)
+
     def _finish(self, socket_done: bool = False) -> None:
         """Unwind after hangup: UNPARK, socket's EXECUTE_COMPLETE, states, HANGUP_COMPLETE (a:1301-1759),
         with the linger notice where `node.linger_notice` puts it (node.LINGER_NOTICE)."""
@@ -650,8 +660,7 @@ class Call:
             ch.vars.set("endpoint_disposition", "ANSWER")
         after = self.spec.caller_hangs_up_after
         if after is not None:  # the caller's BYE, handled by its own (sofia) thread
-            self.node.schedule_at(now + after, lambda: self.request_hangup("NORMAL_CLEARING", caller_bye=True,
-                                                                           at=now + after))
+            self.node.schedule_at(now + after, lambda: self.caller_hangs_up(at=now + after))
 
     # ----------------------------------------------------------------------------- apps
     def execute(self, app: str, arg: str | None, event_uuid: str | None, on_answer: bool = False) -> None:
@@ -919,26 +928,32 @@ class Call:
             # (switch_ivr_originate.c), so one second later (d4:460 fired 3.14 s after a 3 s leg_timeout).
             t0 = att.created_at = self.vnow
             deadline = float(math.floor(t0) + timeout + (1 if leg_timeout else 0))
-            ring_at = t0 + fe.ring_after if fe.ring_after is not None else None
-            answer_at = t0 + fe.answer_after if fe.answer_after is not None else None
-            reject_at = t0 + fe.reject_after if fe.reject_code is not None else None
-            reject_code = fe.reject_code
-            if fe.unreachable:
-                reject_at, reject_code = t0 + 32.0, 408
-            # what the far end does first decides the leg; A sees it on the originate loop's next tick
-            ends = [(t, o) for t, o in ((answer_at, "answered"), (reject_at, "rejected"), (deadline, "timeout"))
-                    if t is not None and (o == "timeout" or t < deadline)]
-            outcome_at, outcome = min(ends, key=lambda e: e[0])
-            try:
-                if ring_at is not None and ring_at < outcome_at:
-                    self._hold_until(ring_at + TICK)
-                    att.rang_at = ring_at
-                    self._on_ring(b_uuid, leg, first=not rang and gi == 0, legs=legs_so_far, rang_at=ring_at)
-                    rang = True
-                self._hold_until(outcome_at + TICK)
-            except _Hangup:
-                outcome = "cancelled"
-                outcome_at = self.times["end"] or self.vnow
+            if fe.live is not None:  # a real UA: what it does decides the leg
+                att.live = fe.live(self, Leg(leg.endpoint, {**glob, **leg.vars}), att)
+                outcome, outcome_at, reject_code = self._live_outcome(att, leg, deadline, first=not rang and gi == 0,
+                                                                      legs=legs_so_far)
+                rang = rang or att.rang_at is not None
+            else:
+                ring_at = t0 + fe.ring_after if fe.ring_after is not None else None
+                answer_at = t0 + fe.answer_after if fe.answer_after is not None else None
+                reject_at = t0 + fe.reject_after if fe.reject_code is not None else None
+                reject_code = fe.reject_code
+                if fe.unreachable:
+                    reject_at, reject_code = t0 + 32.0, 408
+                # what the far end does first decides the leg; A sees it on the originate loop's next tick
+                ends = [(t, o) for t, o in ((answer_at, "answered"), (reject_at, "rejected"), (deadline, "timeout"))
+                        if t is not None and (o == "timeout" or t < deadline)]
+                outcome_at, outcome = min(ends, key=lambda e: e[0])
+                try:
+                    if ring_at is not None and ring_at < outcome_at:
+                        self._hold_until(ring_at + TICK)
+                        att.rang_at = ring_at
+                        self._on_ring(b_uuid, leg, first=not rang and gi == 0, legs=legs_so_far, rang_at=ring_at)
+                        rang = True
+                    self._hold_until(outcome_at + TICK)
+                except _Hangup:
+                    outcome = "cancelled"
+                    outcome_at = self.times["end"] or self.vnow
             att.ended_at = outcome_at
             if outcome == "answered":
                 att.outcome = "answered"
@@ -969,6 +984,49 @@ class Call:
         return self._bridge_failed(final, legs_so_far, causes, leg_rang=rang)
 
     _next_uuid: str | None = None
+
+    def _wait_live(self, ready: Callable[[], bool], deadline: float) -> str:
+        """Wait for what a live leg reports: "ready", "timeout" (the deadline) or "hangup" (A hung up first)."""
+        with self.cond:
+            while True:
+                if self.vanished or self.hungup:
+                    return "hangup"
+                if ready():
+                    return "ready"
+                left = self.clock.real(deadline - self.clock.now())
+                if left <= 0:
+                    return "timeout"
+                self.cond.wait(min(left, 0.5))
+
+    def _live_outcome(self, att: Attempt, leg: Leg, deadline: float, first: bool,
+                      legs: list[tuple[str, str]]) -> tuple[str, float, int | None]:
+        """A far end that is a real UA (FarEnd.live): its 180 shows as A's CHANNEL_PROGRESS, then its answer or
+        final response decides, as a scripted far end's would; at the deadline, or when A hangs up first, the leg
+        is cancelled. Returns (outcome, when, SIP code)."""
+        live = att.live
+        while True:
+            state = self._wait_live(lambda: live.answered_at is not None or live.rejected_code is not None
+                                    or (live.rang_at is not None and att.rang_at is None), deadline)
+            if state == "hangup":
+                if not self.vanished:  # a node that died sends nothing more
+                    live.cancel()
+                self.vnow = max(self.vnow, self.resume_at)
+                self.wait_until(self.vnow, interruptible=False)
+                return "cancelled", self.times["end"] or self.vnow, None
+            if state == "timeout":
+                live.cancel()
+                self.vnow = max(self.vnow, deadline + TICK)
+                return "timeout", deadline, None
+            if live.answered_at is not None:
+                self.vnow = max(self.vnow, live.answered_at + TICK)
+                return "answered", live.answered_at, None
+            if live.rejected_code is not None:
+                at = self.clock.now()
+                self.vnow = max(self.vnow, at + TICK)
+                return "rejected", at, live.rejected_code
+            att.rang_at = live.rang_at
+            self.vnow = max(self.vnow, live.rang_at + TICK)
+            self._on_ring(att.uuid, leg, first=first, legs=legs, rang_at=live.rang_at)
 
     def _pick_leg(self, group: list[Leg]) -> Leg:
         """Simultaneous legs (','): take the first whose far end answers, else the last."""
@@ -1052,13 +1110,14 @@ class Call:
             ch.profile.callee_name = "Outbound Call"
             ch.profile.callee_number = leg.number
         pre_answered = self.times["answer"] is not None
+        far_sdp = att.live.sdp if att.live is not None and att.live.sdp else fe.sdp()
         if not pre_answered:
-            self._answer(for_bridge=True, far_sdp=fe.sdp())
+            self._answer(for_bridge=True, far_sdp=far_sdp)
         else:  # i1:1647 answered before the bridge: only the far end's SDP arrives
             with self.lock:
                 if len(legs) == 1:
                     v.set("originated_legs", f"{att.uuid};Outbound Call;{leg.number}")
-                v.set("switch_m_sdp", fe.sdp())
+                v.set("switch_m_sdp", far_sdp)
                 v.set("video_media_flow", "inactive")
                 v.set("text_media_flow", "inactive")
                 v.set("audio_media_flow", v.get("audio_media_flow"))
@@ -1072,6 +1131,8 @@ class Call:
         with self.lock:
             ch.call_state = "ACTIVE"  # after execute_on_answer (f2:1237 EARLY, f2:1407 ACTIVE)
         if self.hungup:
+            if att.live is not None and not self.vanished:
+                att.live.hangup()
             raise _Hangup()
         now = self.vnow
         with self.lock:
@@ -1094,12 +1155,23 @@ class Call:
         bridge_ids = [("Bridge-A-Unique-ID", self.uuid), ("Bridge-B-Unique-ID", att.uuid)]
         self.chan_event("CHANNEL_BRIDGE", pre=bridge_ids, at=now)
         # the far end's BYE, seen by A on the bridge loop's next tick (or A hangs up first)
-        b_bye = None if fe.hangup_after is None else (att.answered_at or now) + fe.hangup_after
-        try:
-            self._hold_until(float("inf") if b_bye is None else b_bye + TICK)
-            b_first = True
-        except _Hangup:
-            b_first = False
+        if att.live is not None:
+            b_first = self._wait_live(lambda: att.live.ended_at is not None, float("inf")) == "ready"
+            b_bye = att.live.ended_at
+            if b_first:
+                self.vnow = max(self.vnow, b_bye + TICK)
+            else:
+                if not self.vanished:
+                    att.live.hangup()
+                self.vnow = max(self.vnow, self.resume_at)
+                self.wait_until(self.vnow, interruptible=False)
+        else:
+            b_bye = None if fe.hangup_after is None else (att.answered_at or now) + fe.hangup_after
+            try:
+                self._hold_until(float("inf") if b_bye is None else b_bye + TICK)
+                b_first = True
+            except _Hangup:
+                b_first = False
         with self.cond:
             self.b_hangup = b_first
             att.ended_at = b_bye if b_first else self.times["end"]

@@ -7,7 +7,9 @@ FreeSWITCH maps the far end's final SIP response to a hangup cause with
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 SIP_PHRASES = {
     400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
@@ -67,6 +69,9 @@ class FarEnd:
     reject_code: final SIP code (486, 503...) sent reject_after seconds after the INVITE.
     hangup_after: far end sends BYE this long after answering (None: waits for our BYE).
     unreachable: nothing answers at all (times out like an unanswered INVITE).
+    live: the far end is a real UA (e.g. reached over SIP by sip_side.py): the bridge calls
+    ``live(call, leg, attempt)`` when it dials it and takes what the returned LiveLeg reports instead of the
+    times above.
     """
 
     ring_after: float | None = 0.02
@@ -77,6 +82,7 @@ class FarEnd:
     unreachable: bool = False
     callee_name: str = "Outbound Call"
     media_port: int = 16100  # the reference far ends are sipp UASes offering audio on 16100 (j1 a-leg switch_m_sdp)
+    live: Callable[[Any, Any, Any], LiveLeg] | None = None
 
     def sdp(self) -> str:
         """The far end's SDP (sipp's, as the A leg stores it in switch_m_sdp)."""
@@ -99,6 +105,23 @@ class FarEnd:
     @classmethod
     def unreachable_host(cls) -> FarEnd:
         return cls(ring_after=None, unreachable=True)
+
+
+class LiveLeg(Protocol):
+    """One dialled leg whose far end is real. Its owner sets the instants (the node clock's simulated epoch
+    seconds) as the far end's replies come in and notifies the calling ``Call.cond`` after each change."""
+
+    rang_at: float | None  # 180/183
+    answered_at: float | None  # 2xx
+    rejected_code: int | None  # final >= 300 (408 when nothing answered)
+    ended_at: float | None  # the far end hung up after answering (its BYE)
+    sdp: str | None  # the far end's SDP, from its 2xx
+
+    def cancel(self) -> None:
+        """A gave up (or the leg timed out) before an answer: CANCEL."""
+
+    def hangup(self) -> None:
+        """A ended the bridged call: BYE."""
 
 
 class FarEndRegistry:

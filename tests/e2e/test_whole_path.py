@@ -1,0 +1,155 @@
+"""The whole path, as a customer's phone and a carrier see it: register, call, bill; refused for credit; the first
+call after a carrier is created. The media node is the stand-in with its SIP side, or a real FreeSWITCH with
+CP_REAL_FREESWITCH=1 (tests/e2e/conftest.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+from decimal import Decimal as D
+
+from sqlalchemy import func, select
+
+from controlplane.db import session_scope
+from controlplane.models import Cdr, LedgerEntry, Tenant
+from controlplane.money import round_money
+from controlplane.testing.lab import carrier_scenario, start_sipp_uas
+from tests.e2e.conftest import CARRIER_IP, PHONES, RETAIL, Stack, wait_for
+
+
+def cdr_of(uuid: str) -> Cdr:
+    def find() -> Cdr | None:
+        with session_scope() as s:
+            return s.scalar(select(Cdr).where(Cdr.uuid == uuid))
+
+    return wait_for(find, 15, f"the CDR of {uuid}")
+
+
+def rows(uuid: str) -> tuple[int, list[LedgerEntry]]:
+    """How many CDR rows and which ledger rows the call has."""
+    with session_scope() as s:
+        count = s.scalar(select(func.count()).select_from(Cdr).where(Cdr.uuid == uuid))
+        ledger = list(s.scalars(select(LedgerEntry).where(LedgerEntry.reference == f"call:{uuid}")))
+        return count, ledger
+
+
+def balance(tenant_id: int) -> D:
+    with session_scope() as s:
+        return s.get(Tenant, tenant_id).balance
+
+
+def deck_cost(prefix: str, billsec: int) -> D:
+    """What RETAIL's row for `prefix` charges for an answered call of `billsec` (README, rating rules; grace 0)."""
+    row = next(line.split(",") for line in RETAIL.splitlines() if line.startswith(f"{prefix},"))
+    rate, init, block, connect = D(row[2]), int(row[3]), int(row[4]), D(row[5])
+    charged = init if billsec <= init else init + -(-(billsec - init) // block) * block
+    return round_money(connect + charged * rate / 60)
+
+
+def utc(epoch: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).replace(tzinfo=None)
+
+
+def pushed(stack: Stack, uuid: str) -> list[int]:
+    """The node's JSON CDR POSTs for this leg as the web app answered them, once the node has posted."""
+    statuses = wait_for(lambda: stack.cdr_posts(uuid), 20, f"the node's JSON CDR POST for {uuid}")
+    time.sleep(0.5)  # a retry would come now, if the first one had not been accepted
+    return stack.cdr_posts(uuid) or statuses
+
+
+def carrier_invites(stack: Stack) -> list[str]:
+    text = stack.carrier_log.read_text(errors="replace") if stack.carrier_log.exists() else ""
+    return [c for c in text.split("----------------------------------------------- ")
+            if "message received" in c and re.search(r"^INVITE sip:", c, re.M)]
+
+
+def test_phone_call_through_the_whole_path(stack: Stack) -> None:
+    """Phone (digest) -> Kamailio -> node -> controller; the node's carrier leg back through Kamailio to the
+    carrier; the caller hangs up after 3 s. One CDR, priced from the deck, debited once, pushed and accepted."""
+    assert stack.real == (os.environ.get("CP_REAL_FREESWITCH") == "1")  # asked for a real node: it is one
+    user, password = PHONES["acme"]
+    tenant = stack.tenants["acme"]
+    before = balance(tenant)
+    started = time.time()
+    call = stack.phone(user, password, "acme", "+49891234567", hold_ms=3000)
+    assert call.answered and not call.got_bye and call.returncode == 0, (call.finals, call.stderr[-2000:])
+    assert stack.edge.rpc.registration(user, stack.realms["acme"]) is not None  # its REGISTER was taken
+
+    leg = stack.node.leg(call.call_id)
+    cdr = cdr_of(leg.uuid)
+    # FreeSWITCH bills whole seconds of its clock: 3 s held, 2-4 s billed; the record says what the node says
+    assert cdr.billsec == leg.billsec and 2 <= cdr.billsec <= 4, (cdr.billsec, leg.billsec)
+    assert leg.answer_epoch and cdr.answer_at == utc(leg.answer_epoch)
+    assert started - 1 <= leg.answer_epoch <= time.time()
+    assert (cdr.disposition, cdr.hangup_cause, cdr.rate_prefix, cdr.node) == (
+        "ANSWERED", "NORMAL_CLEARING", "49", "fs-e2e-1")
+    assert (cdr.tenant_id, cdr.caller_id_number, cdr.caller_id_name) == (tenant, user, "Alice")
+    assert [(a["trunk"], a["answered"]) for a in cdr.attempts] == [("carrier-a", True)]
+    assert isinstance(cdr.cost, D) and cdr.cost == deck_cost("49", cdr.billsec) == D("0.01") * cdr.billsec
+
+    count, ledger = rows(leg.uuid)
+    assert count == 1 and len(ledger) == 1
+    assert ledger[0].amount == -cdr.cost and ledger[0].balance_after == before - cdr.cost
+    assert balance(tenant) == before - cdr.cost
+    assert pushed(stack, leg.uuid) == [200]  # the node's own CDR push: one POST, accepted
+    assert rows(leg.uuid)[0] == 1
+
+    # the carrier leg went through Kamailio as a node sends it, and reached the carrier without our headers
+    for invite in stack.node.carrier_invites():  # stand-in: what its SIP side sent toward Kamailio
+        assert re.search(r"^Route: <sip:127\.0\.0\.1:\d+;lr>", invite, re.M)
+        assert "\r\nX-CP-Route: carrier\r\n" in invite and re.search(r"^X-CP-Trunk: \d+\r$", invite, re.M)
+    got = carrier_invites(stack)  # (a retransmission has the same Call-ID)
+    assert len({re.search(r"^Call-ID: *(\S+)", c, re.M | re.I).group(1) for c in got}) == 1, got
+    assert "X-CP-" not in got[0] and re.search(r'^From: "Alice" <sip:1000@', got[0], re.M), got[0]
+
+
+def test_tenant_without_credit_gets_402(stack: Stack) -> None:
+    """A prepaid tenant with nothing on its balance: the phone gets 402 through Kamailio, a FAILED CDR, no debit."""
+    user, password = PHONES["broke"]
+    tenant = stack.tenants["broke"]
+    call = stack.phone(user, password, "broke", "+49891234567")
+    assert call.finals == [402] and call.returncode == 0, (call.finals, call.stderr[-2000:])
+    leg = stack.node.leg(call.call_id)
+    if not stack.real:
+        assert leg.sip_response == 402
+    cdr = cdr_of(leg.uuid)
+    assert (cdr.sip_code, cdr.disposition, cdr.cost, cdr.billsec, cdr.tenant_id) == (402, "FAILED", D(0), 0, tenant)
+    assert "credit" in cdr.reason and cdr.attempts in ([], None)
+    assert rows(leg.uuid) == (1, [])
+    assert balance(tenant) == D(0)
+    assert pushed(stack, leg.uuid) == [200]
+
+
+def test_first_call_after_a_carrier_is_created_is_routed(stack: Stack, tmp_path) -> None:  # noqa: ANN001
+    """No carrier sells the UK: 404. The operator adds one (buy deck, carrier, edge tables) with the CLI and the
+    very next call goes out through it: the controllers' decision cache follows the config version, not a timer.
+    This carrier hangs up after 2 s: the node sends the phone its BYE."""
+    user, password = PHONES["acme"]
+    tenant = stack.tenants["acme"]
+    refused = stack.phone(user, password, "acme", "+442071234567")
+    assert refused.finals == [404], refused.finals
+    assert "no route" in cdr_of(stack.node.leg(refused.call_id).uuid).reason
+
+    _, port = start_sipp_uas(stack.procs, tmp_path, "carrier-uk", carrier_scenario(hangup_after_ms=2000),
+                             CARRIER_IP)
+    deck = tmp_path / "buy-uk.csv"
+    deck.write_text("prefix,destination,rate,initblock,billingblock,connectcharge\n44,UK,0.40,1,1,0\n")
+    stack.cli("deck", "import", "--buy", "--name", "buy-uk", str(deck))
+    stack.cli("carrier", "create", "--name", "carrier-uk", "--host", CARRIER_IP, "--port", str(port),
+              "--buy-deck", "buy-uk")
+    stack.cli("kamailio", "sync")  # the edge relays legs only to known trunks (htable `carriers`)
+    created = time.monotonic()
+
+    before = balance(tenant)
+    call = stack.phone(user, password, "acme", "+442071234567", hold_ms=15000)
+    assert call.answered and call.got_bye, (call.finals, call.stderr[-2000:])
+    leg = stack.node.leg(call.call_id)
+    cdr = cdr_of(leg.uuid)
+    assert time.monotonic() - created < 15  # the call came seconds after the carrier
+    assert [(a["trunk"], a["answered"]) for a in cdr.attempts] == [("carrier-uk", True)]
+    assert cdr.billsec == leg.billsec and 1 <= cdr.billsec <= 3, (cdr.billsec, leg.billsec)
+    assert cdr.cost == deck_cost("44", cdr.billsec) == D("0.1700")  # 0.05 connect + one 6 s block at 1.20/min
+    assert balance(tenant) == before - cdr.cost
+    assert pushed(stack, leg.uuid) == [200]
