@@ -202,6 +202,7 @@ def tenant_create(name: str, realm: str | None, parent: str | None, plan: str | 
             credit_limit=credit_limit, margin_pct=margin, country_code=country_code, actor="cli",
         )
         click.echo(f"created {t.kind.value} {t.name!r} (id {t.id}{', realm ' + t.realm if t.realm else ''})")
+    _sync_edge()  # its realm (Kamailio's domain table)
 
 
 @main.group()
@@ -269,6 +270,7 @@ def carrier_create(name: str, host: str, port: int, transport: str, buy_deck: st
                            priority=priority, max_channels=max_channels, strip_prefix=strip_prefix,
                            add_prefix=add_prefix, is_default=is_default, actor="cli")
         click.echo(f"created carrier {c.name!r} (id {c.id}) -> {host}:{port}/{transport}")
+    _sync_edge()  # Kamailio relays legs only to the trunks and takes calls only from the carriers it knows
 
 
 @main.group("sip-account")
@@ -298,6 +300,7 @@ def sip_account_create(tenant_name: str, username: str, password: str | None, tr
         click.echo(f"created SIP account {username}@{t.realm} (id {created.account.id})")
         if created.password:
             click.echo(f"password (shown once): {created.password}")
+    _sync_edge()  # the subscriber (HA1) or trunk address Kamailio authenticates by
 
 
 @main.group()
@@ -441,8 +444,9 @@ def node() -> None:
 
 
 def _sync_edge() -> None:
-    """After a committed node change: rewrite Kamailio's tables and reload them. Kamailio down is
-    a warning, not a failure: the tables are written and it loads them when it starts."""
+    """After a committed change Kamailio must know (nodes, carriers, accounts, realms): rewrite its
+    tables and reload them. Kamailio down is a warning, not a failure: the tables are written and
+    it loads them when it starts."""
     from controlplane.kamailio.sync import sync
 
     with _session() as s:
