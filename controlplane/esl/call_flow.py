@@ -35,6 +35,11 @@ FAILOVER_CAUSES = {
     "GATEWAY_DOWN", "NO_ROUTE_DESTINATION", "FACILITY_NOT_SUBSCRIBED", "BEARERCAPABILITY_NOTAVAIL",
 }
 EXECUTE_TIMEOUT = 10.0  # seconds to wait for a quick application such as `respond`
+# FreeSWITCH adds `sip_rh_*` variables as headers to its final reply to the caller (mod_sofia.c,
+# sofia_on_hangup). Kamailio fails a call over to the next media node on a 5xx; a 5xx the
+# controller decided (every carrier failed, no route) is no fault of the node, and another node
+# would decide the same: with this header Kamailio relays it instead of marking the node down.
+DECIDED_HEADER = "sip_rh_X-CP-Decided"
 
 
 @dataclass
@@ -137,8 +142,9 @@ class CallFlow:
 
     @staticmethod
     def facts_of(d: Decision) -> dict[str, str]:
-        """Channel variables that let FreeSWITCH's own CDR push rebuild this call's record."""
-        values = {"cp_direction": d.direction, "cp_dialed": d.dialed}
+        """Channel variables that let FreeSWITCH's own CDR push rebuild this call's record, and the
+        header that tells Kamailio a failure reply was decided here (DECIDED_HEADER)."""
+        values = {"cp_direction": d.direction, "cp_dialed": d.dialed, DECIDED_HEADER: "1"}
         for name, value in (("cp_tenant_id", d.tenant_id), ("cp_account_id", d.account_id),
                             ("cp_number", d.number), ("cp_carrier_id", d.carrier_id),
                             ("cp_caller", d.caller_id_number), ("cp_caller_name", d.caller_id_name)):

@@ -139,7 +139,6 @@ def test_first_call_after_a_carrier_is_created_is_routed(stack: Stack, tmp_path)
     stack.cli("deck", "import", "--buy", "--name", "buy-uk", str(deck))
     stack.cli("carrier", "create", "--name", "carrier-uk", "--host", CARRIER_IP, "--port", str(port),
               "--buy-deck", "buy-uk")
-    stack.cli("kamailio", "sync")  # the edge relays legs only to known trunks (htable `carriers`)
     created = time.monotonic()
 
     before = balance(tenant)
@@ -153,3 +152,48 @@ def test_first_call_after_a_carrier_is_created_is_routed(stack: Stack, tmp_path)
     assert cdr.cost == deck_cost("44", cdr.billsec) == D("0.1700")  # 0.05 connect + one 6 s block at 1.20/min
     assert balance(tenant) == before - cdr.cost
     assert pushed(stack, leg.uuid) == [200]
+
+
+REJECTING_CARRIER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="carrier that is down">
+<recv request="INVITE" crlf="true"/>
+<send><![CDATA[
+SIP/2.0 503 Service Unavailable
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+<recv request="ACK"/>
+</scenario>
+"""
+
+
+def test_every_carrier_failing_leaves_the_media_node_in_service(stack: Stack, tmp_path) -> None:  # noqa: ANN001
+    """France's only carrier answers 503: the phone gets the failure, decided by the controller. Kamailio
+    used to take that 5xx as the node's own fault, mark the node down and answer the next call, to a
+    number that routes, 503 "No media node available" until its next probe."""
+    user, password = PHONES["acme"]
+    _, port = start_sipp_uas(stack.procs, tmp_path, "carrier-fr", REJECTING_CARRIER, CARRIER_IP)
+    deck = tmp_path / "buy-fr.csv"
+    deck.write_text("prefix,destination,rate,initblock,billingblock,connectcharge\n33,France,0.20,1,1,0\n")
+    stack.cli("deck", "import", "--buy", "--name", "buy-fr", str(deck))
+    retail = tmp_path / "retail.csv"
+    retail.write_text(RETAIL + "33,France,0.90,1,1,0\n")
+    stack.cli("deck", "import", "--name", "retail", str(retail))
+    stack.cli("carrier", "create", "--name", "carrier-fr", "--host", CARRIER_IP, "--port", str(port),
+              "--buy-deck", "buy-fr")
+
+    failed = stack.phone(user, password, "acme", "+33142685300")
+    cdr = cdr_of(stack.node.leg(failed.call_id).uuid)
+    # Kamailio passes a 503 upstream as 500 (RFC 3261 16.7, tm), both the carrier's and the node's.
+    assert failed.finals and failed.finals[-1] in (500, 503) and not failed.answered, (failed.finals, cdr.reason)
+    assert [(a["trunk"], a["sip_code"] in (500, 503)) for a in cdr.attempts] == [("carrier-fr", True)]
+    assert (cdr.disposition, cdr.cost) == ("CONGESTION", D(0))
+    assert [n.active for n in stack.edge.rpc.media_nodes()] == [True]  # not marked down
+
+    after = stack.phone(user, password, "acme", "+49891234567", hold_ms=2000)
+    assert after.answered, after.finals

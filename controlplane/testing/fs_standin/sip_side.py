@@ -388,7 +388,11 @@ class _ServerCall:
         self.ended = False
 
     def _reply(self, code: int, body: bytes = b"") -> None:
-        msg = self.side.response(self.invite, code, self.tag, dialog=code < 300, body=body)
+        # The channel's sip_rh_* variables go out as headers of the final reply (mod_sofia.c sofia_on_hangup,
+        # SOFIA_SIP_RESPONSE_HEADER_PREFIX) and of the 200 (sofia answer).
+        extra = [(k[len("sip_rh_"):], v) for k, v in self.call.chan.vars.items()
+                 if k.startswith("sip_rh_") and v] if self.call is not None and code >= 200 else []
+        msg = self.side.response(self.invite, code, self.tag, dialog=code < 300, body=body, extra=extra)
         self.last = self.side.send(msg, self.addr)
         if code >= 200:  # a final response goes again until the ACK (RFC 3261 13.3.1.4, 17.2.1)
             self.final = code
@@ -397,6 +401,7 @@ class _ServerCall:
     def on_event(self, call: Call, name: str) -> None:
         """The stand-in call's events as SIP toward the caller."""
         with self.side.lock:
+            self.call = self.call or call  # events may come before place_call has returned
             if self.ended:
                 return
             if name == "CHANNEL_PROGRESS" and self.final is None and not self.ringing:
