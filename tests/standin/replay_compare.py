@@ -157,6 +157,13 @@ def _parse_stamp(text: str, local_is_utc: bool) -> int | None:
 
 
 # instant a rendered/whole-second value was taken from, within the same message
+def _instants(name: str, ref_h: dict[str, str], got_h: dict[str, str]) -> tuple[int | None, int | None]:
+    """The microsecond instant behind a whole-second value, in the recording and in this run."""
+    sib = _sibling(name)
+    return (next((_usec(ref_h[s]) for s in sib if s in ref_h), None),
+            next((_usec(got_h[s]) for s in sib if s in got_h), None))
+
+
 def _sibling(name: str) -> list[str]:
     if name in ("Event-Date-Local", "Event-Date-GMT"):
         return ["Event-Date-Timestamp"]
@@ -272,9 +279,7 @@ class Comparator:
                 if ref != got:
                     self.fail(where, f"{got!r} != {ref!r}")
                 return
-            sib = _sibling(name)
-            ref_us = next((_usec(ref_h[s]) for s in sib if s in ref_h), None)
-            got_us = next((_usec(got_h[s]) for s in sib if s in got_h), None)
+            ref_us, got_us = _instants(name, ref_h, got_h)
             if not self._seconds_equal(r, g, ref_us):
                 self.fail(where, f"{g} != {r}")
             if got_us is not None and g != got_us // 1_000_000:
@@ -301,9 +306,7 @@ class Comparator:
             if ref != got:
                 self.fail(where, f"{got!r} != {ref!r}")
             return
-        sib = _sibling(name)
-        ref_us = next((_usec(ref_h[s]) for s in sib if s in ref_h), None)
-        got_us = next((_usec(got_h[s]) for s in sib if s in got_h), None)
+        ref_us, got_us = _instants(name, ref_h, got_h)
         if not self._seconds_equal(r, g, ref_us):
             self.fail(where, f"{unquote(got)!r} != {unquote(ref)!r}")
         if got_us and name != "variable_RFC2822_DATE" and g != got_us // 1_000_000:
