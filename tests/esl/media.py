@@ -42,6 +42,7 @@ from controlplane.freeswitch.render import render
 from controlplane.settings import Settings
 from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
 from controlplane.testing.fs_standin.jsoncdr import JsonCdrSettings
+from controlplane.testing.lab import OK_REPLY, SDP
 
 __all__ = ["CallSpec", "FarEnd", "media_node", "media_node_factory", "real_freeswitch_wanted"]
 
@@ -135,14 +136,7 @@ class StandInMedia:
 
 
 # =============================================================================================== real FreeSWITCH
-_SDP = """v=0
-o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-"""
+_SDP = SDP  # sipp's keywords for its own address and media port
 
 
 def _ms(seconds: float | None) -> int:
@@ -253,16 +247,7 @@ Content-Length: 0
 
 ]]></send>""", '<recv response="200" next="done"/>']
     else:
-        steps += ['<recv request="BYE"/>', """<send next="done"><![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]></send>"""]
+        steps += ['<recv request="BYE"/>', f'<send next="done">{OK_REPLY}</send>']
     steps += ['<label id="refused"/>', ack, '<label id="done"/>']
     return '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="caller">\n' + "\n".join(steps) + \
         "\n</scenario>\n"
@@ -467,6 +452,7 @@ class RealMedia:
                                  "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-nostdin", "-cid_str", call_id,
                                  "-trace_msg", "-message_file", str(trace)], cwd=self.work,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._procs.append(proc)  # a caller still waiting at the end is stopped with the node
         return RealCall(spec, call_id, proc, trace, self.listener, node_api=self.fs.api, caller_port=port,
                         timeout_scale=self.timeout_scale)
 

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from controlplane.db import get_engine
+from controlplane.testing.lab import wait_until
 from controlplane.testing.net import free_port
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -36,14 +37,11 @@ pytestmark = pytest.mark.skipif(SIPP is None or not Path(KAMAILIO).exists(), rea
 
 
 def wait_for(predicate, timeout: float = 15.0, interval: float = 0.2, what: str = "condition"):  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    """lab.wait_until, failing the test (AssertionError) rather than erroring it."""
+    try:
+        return wait_until(predicate, timeout, what, interval)
+    except TimeoutError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 @dataclass
