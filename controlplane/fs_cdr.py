@@ -76,9 +76,11 @@ def record_from_variables(
 ) -> tuple[CallRecord, RateMatch | None, RatingContext | None]:
     attempts = json.loads(v["cp_attempts"]) if v.get("cp_attempts") else []
     billsec = _int(v.get("billsec")) or 0
-    if billsec > 0 and attempts and not any(a.get("answered") for a in attempts):
+    # FreeSWITCH's answer time says it, not billsec: a call answered and ended within one second
+    # has billsec 0 (whole seconds subtracted) and was answered all the same (it pays its first block).
+    answered = billsec > 0 or bool(_int(v.get("answer_epoch"))) or any(a.get("answered") for a in attempts)
+    if answered and attempts and not any(a.get("answered") for a in attempts):
         attempts[-1]["answered"] = True  # set before the bridge that then carried the call
-    answered = billsec > 0 or any(a.get("answered") for a in attempts)
     cause = v.get("hangup_cause")
     last_failed = next((a for a in reversed(attempts) if not a.get("answered")), None)
     code = sip_code(v)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from decimal import Decimal as D
 from pathlib import Path
 from urllib.parse import quote
 
@@ -127,3 +128,23 @@ def test_profile_times_compute_billsec_as_freeswitch_does() -> None:
     assert (unanswered["billsec"], unanswered["answer_epoch"]) == ("0", "0")
     assert profile_times({"Caller-Channel-Created-Time": str(created)}) == {}  # no end known
     assert profile_times({**seen, "Hangup-Event-Date-Timestamp": str(created - 1)}) == {}  # contradictory
+
+
+def test_a_call_answered_and_ended_in_the_same_second_is_answered_and_pays_its_first_block() -> None:
+    """billsec 0 (end_epoch - answer_epoch in whole seconds) with an answer time: ANSWERED, charged, on the
+    push path too, where the attempts were set on the channel before the answer."""
+    from controlplane.fs_cdr import record_from_variables
+    from controlplane.rating import PrefixIndex, RateRow, RatingContext, dump_match, find_rate
+
+    ctx = RatingContext(currency="EUR",
+                        plan_decks=[PrefixIndex([RateRow("49", "Germany", D("0.60"), 60, 60, D("0.05"))])])
+    match = find_rate("49891234567", ctx)
+    v = {"uuid": "same-second", "billsec": "0", "start_epoch": "1795364493", "answer_epoch": "1795364494",
+         "end_epoch": "1795364494", "duration": "1", "hangup_cause": "ALLOTTED_TIMEOUT",
+         "cp_attempts": '[{"trunk_id":1,"trunk":"a","cause":null,"sip_code":null,"answered":false}]',
+         "cp_rating": dump_match(match, ctx), "cp_direction": "outbound"}
+    record, _, _ = record_from_variables(v, "freeswitch")
+    assert (record.disposition, record.trunk_id, record.charged_seconds) == ("ANSWERED", 1, 60)
+    assert record.cost == D("0.6500")  # connect 0.05 + the first minute
+    unanswered, _, _ = record_from_variables({**v, "answer_epoch": "0"}, "freeswitch")
+    assert (unanswered.disposition, unanswered.cost) == ("NO ANSWER", D(0))

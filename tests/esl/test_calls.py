@@ -49,6 +49,19 @@ def from_carrier(rig, session, carrier_name: str, destination: str) -> object:
                                       sip_headers={"X-CP-Auth": "carrier", "X-CP-Carrier": str(carrier.id)}))
 
 
+def wait_answered(call, timeout: float = 30.0) -> None:
+    """Until the controller has seen the call answered (its live state), on either node's clock."""
+    from controlplane.services.live_calls import LiveCalls
+
+    live = LiveCalls.connect()
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (live.get(call.uuid) or {}).get("answered_at"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"call {call.uuid} not answered within {timeout} s")
+
+
 def place(rig, world, destination: str, account_id: int | None = None, **spec) -> object:
     return rig.fs.place_call(CallSpec(destination=destination, sip_headers=headers(world, account_id), **spec))
 
@@ -274,7 +287,7 @@ def test_calls_in_flight_are_listed_and_hung_up_from_another_process(rig, world,
 
     rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2))
     call = place(rig, world, "+49891234567")
-    time.sleep(1.0)
+    wait_answered(call)
     live = LiveCalls.connect()
     [row] = list_calls(live, {world.tenant_id})
     assert (row.uuid, row.state, row.caller, row.destination, row.node) == (
@@ -325,7 +338,7 @@ def test_a_cut_that_the_socket_cannot_deliver_is_escalated_to_the_node(rig, worl
 
     rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2))
     call = place(rig, world, "+49891234567")
-    time.sleep(1.0)
+    wait_answered(call)
     dead_socket = SimpleNamespace(hung_up=False, hangup=lambda cause: False)  # every socket command fails
     flow = SimpleNamespace(state=SimpleNamespace(uuid=call.uuid), channel=dead_socket, node=rig.node_name)
     nodes = {rig.node_name: NodeAddress(rig.node_name, "127.0.0.1", rig.fs.inbound_port, "ClueCon")}
