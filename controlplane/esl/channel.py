@@ -31,15 +31,14 @@ COMMAND_TIMEOUT = 10.0
 
 
 class CallChannel:
-    def __init__(self, session: ControllerSession, clock: Callable[[], float] = time.time) -> None:
-        """`clock`: epoch seconds, FreeSWITCH's time base (a node's clock is the wall clock)."""
+    def __init__(self, session: ControllerSession) -> None:
         self.session = session
-        self.clock = clock
         self.data: Event = session.session_data or Event()
         self.uuid: str = self.data.get("Unique-ID") or self.data.get("Channel-Unique-ID", "")
         self.events: Queue[Event] = Queue()
         self.hung_up = False
-        self.hung_up_at: float | None = None  # when this controller learned of it (its clock)
+        # When this controller learned of it, in epoch seconds: a node's clock is the wall clock.
+        self.hung_up_at: float | None = None
         self.hangup_event: Event | None = None
         self.hangup_complete: Event | None = None
         self.disconnected = False
@@ -66,7 +65,7 @@ class CallChannel:
             self.hung_up = True
             self.hangup_event = event
         if was_up and self.hung_up:
-            self.hung_up_at = self.clock()
+            self.hung_up_at = time.time()
         self.events.put(event)
 
     def _note_times(self, event: Event) -> None:
