@@ -117,6 +117,25 @@ class Settings:
     kamailio_ban_fails: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_BAN_FAILS", "5")))
     kamailio_ban_window: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_BAN_WINDOW", "60")))
     kamailio_ban_time: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_BAN_TIME", "300")))
+    # The slow guesser: LONG_BAN_FAILS strikes within LONG_BAN_WINDOW seconds ban for LONG_BAN_TIME.
+    kamailio_long_ban_fails: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_LONG_BAN_FAILS", "20")))
+    kamailio_long_ban_window: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_LONG_BAN_WINDOW", "3600")))
+    kamailio_long_ban_time: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_LONG_BAN_TIME", "86400")))
+    # Seconds an idle TCP/TLS/WS connection stays open (a registered phone's lives as long as its
+    # registration); seconds a dialog is remembered for in-dialog checks.
+    kamailio_tcp_lifetime: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_TCP_LIFETIME", "120")))
+    kamailio_dialog_timeout: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_DIALOG_TIMEOUT", "43200")))
+    # Host firewall (nftables) in front of the SIP TCP/TLS/WS/WSS ports: open connections and new
+    # connections per second from one source address; `bootstrap.sh up` applies it when set.
+    kamailio_tcp_per_source: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_TCP_PER_SOURCE", "128")))
+    kamailio_tcp_new_rate: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_TCP_NEW_RATE", "50")))
+    kamailio_firewall: bool = field(
+        default_factory=lambda: _env("CP_KAMAILIO_FIREWALL", "1").lower() in ("1", "true", "yes")
+    )
+    # Server/User-Agent headers name the product only; 1 adds Kamailio's version.
+    kamailio_show_version: bool = field(
+        default_factory=lambda: _env("CP_KAMAILIO_SHOW_VERSION", "0").lower() in ("1", "true", "yes")
+    )
     # pike: more than DENSITY requests per SAMPLING seconds from one source is a flood.
     kamailio_pike_sampling: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_PIKE_SAMPLING", "2")))
     kamailio_pike_density: int = field(default_factory=lambda: int(_env("CP_KAMAILIO_PIKE_DENSITY", "64")))
