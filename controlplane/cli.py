@@ -419,6 +419,34 @@ def kamailio_registrations(realm: str | None, username: str | None) -> None:
     click.echo(json.dumps([asdict(r) for r in regs], indent=2))
 
 
+@kamailio.command("firewall")
+@click.option("--print", "print_only", is_flag=True, help="Write the nft ruleset to stdout; change nothing.")
+@click.option("--remove", is_flag=True, help="Remove the firewall table.")
+@handles_errors
+def kamailio_firewall(print_only: bool, remove: bool) -> None:
+    """Apply the host firewall (nftables) limiting TCP connections per source to the SIP ports."""
+    from controlplane.kamailio import firewall
+    from controlplane.settings import get_settings
+
+    if print_only and remove:
+        raise Invalid(["--print and --remove exclude each other"])
+    settings = get_settings()
+    if print_only:
+        click.echo(firewall.ruleset(settings), nl=False)
+        return
+    try:
+        if remove:
+            firewall.remove()
+            click.echo(f"firewall removed: table inet {firewall.TABLE}")
+            return
+        firewall.apply(settings)
+    except firewall.FirewallError as exc:
+        _fail(str(exc), EXIT_FAILURE)
+    ports = ", ".join(str(p) for p in firewall.edge_tcp_ports(settings))
+    click.echo(f"firewall applied: table inet {firewall.TABLE}, tcp ports {ports}: per source at most "
+               f"{settings.kamailio_tcp_per_source} open, {settings.kamailio_tcp_new_rate} new/s")
+
+
 # --- media node ------------------------------------------------------------------------------
 @main.group()
 def freeswitch() -> None:

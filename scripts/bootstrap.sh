@@ -19,7 +19,7 @@ APT_PACKAGES=(
   kamailio kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules
   kamailio-json-modules kamailio-extra-modules kamailio-utils-modules
   sip-tester mariadb-server mariadb-client redis-server
-  python3-venv python3-dev build-essential openssl curl
+  python3-venv python3-dev build-essential openssl curl nftables
 )
 
 install_apt() {
@@ -119,6 +119,16 @@ start_kamailio() {
   CP_KAMAILIO_RUN_DIR="$run" "$VENV/bin/controlplane" kamailio check >/dev/null
   "$VENV/bin/controlplane" kamailio sync --no-reload
   kamailio -f "$run/kamailio.cfg" -P "$pid" -w "$run" -m 128 -M 16 -E >>"$VAR/kamailio.log" 2>&1
+  # Host firewall (nftables) limiting TCP connections per source; a kernel refusing nft must not fail `up`.
+  local fw="${CP_KAMAILIO_FIREWALL:-1}"
+  case "${fw,,}" in
+    1|true|yes)
+      if [ "$(id -u)" -eq 0 ]; then
+        "$VENV/bin/controlplane" kamailio firewall || say "firewall: not applied (see the error above)"
+      else
+        say "firewall: not applied (not root; run: sudo $VENV/bin/controlplane kamailio firewall)"
+      fi ;;
+  esac
 }
 
 case "${1:-}" in
