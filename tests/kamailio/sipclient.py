@@ -137,3 +137,198 @@ def register_over_ws(client: WsSip, username: str, realm: str, password: str) ->
     client.send(request(2, digest_header(challenge, "REGISTER", f"sip:{realm}", username, password)))
     response = client.recv()
     return status(response), response
+
+
+# ----- plain SIP over UDP/TCP from a chosen loopback source address -----
+
+SDP = ("v=0\r\no=cp 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n"
+       "m=audio 40000 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n")
+
+
+def headers(message: str, name: str) -> list[str]:
+    """Values of every header line called name (case-insensitive), in order."""
+    head = message.split("\r\n\r\n", 1)[0]
+    return re.findall(rf"(?im)^{re.escape(name)}[ \t]*:[ \t]*(.*?)[ \t\r]*$", head)
+
+
+def sipp_received(trace: str, method: str) -> list[str]:
+    """Requests of method in a sipp -trace_msg log (FsNode.messages()), full text of each."""
+    out = []
+    for chunk in trace.split("----------------------------------------------- "):
+        m = re.search(r"message received \[\d+\] bytes :\s*\n(.*)", chunk, re.S)
+        if m and m.group(1).lstrip().startswith(f"{method} "):
+            out.append(m.group(1).lstrip())
+    return out
+
+
+def cp_header_lines(message: str) -> list[str]:
+    """Every X-CP-* header line of a message (any case), as received."""
+    head = message.split("\r\n\r\n", 1)[0].replace("\r\n", "\n")
+    return [line.strip() for line in head.split("\n") if line.lower().startswith("x-cp-")]
+
+
+class SipDialog:
+    """What a UAC needs to send requests inside a dialog it set up (RFC 3261 12.1.2)."""
+
+    def __init__(self, request: str, response: str) -> None:
+        self.call_id = headers(request, "Call-ID")[0]
+        self.local = headers(request, "From")[0]
+        self.remote = headers(response, "To")[0]
+        self.remote_tag = re.search(r";tag=([^;>\s]+)", self.remote).group(1)
+        contact = headers(response, "Contact")[0]
+        self.target = re.search(r"<([^>]+)>", contact).group(1) if "<" in contact else contact.split(";")[0]
+        # Route set: the response's Record-Route entries, reversed.
+        self.route = [uri for value in headers(response, "Record-Route") for uri in re.findall(r"<[^>]+>", value)]
+        self.route.reverse()
+        self.cseq = int(headers(request, "CSeq")[0].split()[0])
+
+
+class SipPeer:
+    """A SIP UAC over UDP or TCP bound to source_ip (port 0 = any), talking to remote (host, port)."""
+
+    def __init__(self, source_ip: str, remote: tuple[str, int], transport: str = "udp", port: int = 0,
+                 timeout: float = 3.0) -> None:
+        self.transport = transport.lower()
+        self.remote = remote
+        kind = socket.SOCK_DGRAM if self.transport == "udp" else socket.SOCK_STREAM
+        self.sock = socket.socket(socket.AF_INET, kind)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((source_ip, port))
+        self.sock.settimeout(timeout)
+        if self.transport != "udp":
+            self.sock.connect(remote)
+        self.ip, self.port = self.sock.getsockname()[:2]
+        self.timeout = timeout
+        self._buf = b""
+        self.closed = False
+
+    def __enter__(self) -> SipPeer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def via(self, branch: str | None = None) -> str:
+        branch = branch or f"z9hG4bK{uuid.uuid4().hex}"
+        return f"SIP/2.0/{self.transport.upper()} {self.ip}:{self.port};rport;branch={branch}"
+
+    def request(self, method: str, ruri: str, *, from_: str, to: str, call_id: str, cseq: int,
+                extra: list[str] | tuple[str, ...] = (), body: str = "", branch: str | None = None,
+                route: list[str] | tuple[str, ...] = (), contact: bool = True,
+                content_type: str = "application/sdp") -> str:
+        """The text of one request from this peer (Via, Contact and Content-Length filled in)."""
+        lines = [f"{method} {ruri} SIP/2.0", f"Via: {self.via(branch)}", "Max-Forwards: 70"]
+        lines += [f"Route: {r}" for r in route]
+        lines += [f"From: {from_}", f"To: {to}", f"Call-ID: {call_id}", f"CSeq: {cseq} {method}"]
+        if contact:
+            lines.append(f"Contact: <sip:peer@{self.ip}:{self.port};transport={self.transport}>")
+        lines += ["User-Agent: cp-test-peer", *extra]
+        if body:
+            lines.append(f"Content-Type: {content_type}")
+        lines.append(f"Content-Length: {len(body.encode())}")
+        return "\r\n".join(lines) + "\r\n\r\n" + body
+
+    def in_dialog(self, dialog: SipDialog, method: str, *, ruri: str | None = None, cseq: int | None = None,
+                  extra: list[str] | tuple[str, ...] = (), body: str = "", route: list[str] | None = None,
+                  content_type: str = "application/sdp") -> str:
+        """A request inside dialog (ACK keeps the INVITE's CSeq, others take the next one)."""
+        if cseq is None:
+            if method != "ACK":
+                dialog.cseq += 1
+            cseq = dialog.cseq
+        return self.request(method, ruri or dialog.target, from_=dialog.local, to=dialog.remote,
+                            call_id=dialog.call_id, cseq=cseq, extra=extra, body=body,
+                            route=dialog.route if route is None else route, contact=method != "BYE",
+                            content_type=content_type)
+
+    def send(self, text: str) -> None:
+        data = text.encode()
+        if self.transport == "udp":
+            self.sock.sendto(data, self.remote)
+        else:
+            self.sock.sendall(data)
+
+    def recv(self, timeout: float | None = None) -> str | None:
+        """The next SIP message, or None when nothing (more) arrives within timeout."""
+        self.sock.settimeout(self.timeout if timeout is None else timeout)
+        try:
+            if self.transport == "udp":
+                while True:
+                    data = self.sock.recv(65535)
+                    if data.strip():
+                        return data.decode(errors="replace")
+            while True:
+                self._buf = self._buf.lstrip(b"\r\n")
+                head, sep, rest = self._buf.partition(b"\r\n\r\n")
+                if sep:
+                    m = re.search(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*(\d+)", head)
+                    length = int(m.group(1)) if m else 0
+                    if len(rest) >= length:
+                        self._buf = rest[length:]
+                        return (head + sep + rest[:length]).decode(errors="replace")
+                if self.closed:
+                    return None
+                chunk = self.sock.recv(65535)
+                if not chunk:
+                    self.closed = True
+                self._buf += chunk
+        except (TimeoutError, ConnectionError):
+            return None
+
+    def final(self, timeout: float | None = None) -> str | None:
+        """The next final response (>= 200), skipping provisional ones; None if none within timeout."""
+        import time
+
+        timeout = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            msg = self.recv(left)
+            if msg is None:
+                return None
+            if msg.startswith("SIP/2.0 ") and status(msg) >= 200:
+                return msg
+        return None
+
+    def transact(self, text: str, timeout: float | None = None) -> str | None:
+        """Send a request, return its final response (None when nothing final came back)."""
+        self.send(text)
+        return self.final(timeout)
+
+    def ack_negative(self, invite: str, response: str) -> None:
+        """The hop-by-hop ACK of a non-2xx final response to invite (same branch)."""
+        via = headers(invite, "Via")[0]
+        branch = re.search(r";branch=([^;\s]+)", via).group(1)
+        self.send(self.request("ACK", invite.split(" ", 2)[1], from_=headers(invite, "From")[0],
+                               to=headers(response, "To")[0], call_id=headers(invite, "Call-ID")[0],
+                               cseq=int(headers(invite, "CSeq")[0].split()[0]), branch=branch, contact=False))
+
+
+def invite_with_digest(peer: SipPeer, ruri: str, username: str, realm: str, password: str, *,
+                       extra: list[str] | tuple[str, ...] = (), timeout: float = 5.0,
+                       ) -> tuple[str, str | None]:
+    """INVITE ruri as username@realm (SDP offer), answering one 401/407 challenge.
+
+    Returns (the last INVITE sent, its final response or None). A 2xx is not ACKed here: build the
+    ACK with SipDialog(invite, response) and peer.in_dialog(dialog, "ACK").
+    """
+    call_id, tag = f"{uuid.uuid4().hex}@{peer.ip}", uuid.uuid4().hex[:10]
+    from_, to = f"<sip:{username}@{realm}>;tag={tag}", f"<{ruri}>"
+    body = SDP.format(ip=peer.ip)
+    invite = peer.request("INVITE", ruri, from_=from_, to=to, call_id=call_id, cseq=1, extra=extra, body=body)
+    response = peer.transact(invite, timeout)
+    if response is None or status(response) not in (401, 407):
+        return invite, response
+    peer.ack_negative(invite, response)
+    name = "Proxy-Authenticate" if status(response) == 407 else "WWW-Authenticate"
+    auth_name = "Proxy-Authorization" if status(response) == 407 else "Authorization"
+    challenge = headers(response, name)[0]
+    auth = digest_header(challenge, "INVITE", ruri, username, password)
+    invite = peer.request("INVITE", ruri, from_=from_, to=to, call_id=call_id, cseq=2,
+                          extra=[*extra, f"{auth_name}: {auth}"], body=body)
+    return invite, peer.transact(invite, timeout)
