@@ -31,7 +31,7 @@ USER, PASSWORD = "1000", "bench-password-1"
 
 
 def run_edge(db_url: str, run_dir: Path, auth: bool, users: int, seconds: int, concurrency: int) -> dict:
-    from controlplane.kamailio.render import render
+    from controlplane.kamailio.render import command, render
     from controlplane.kamailio.rpc import KamailioRpc
     from controlplane.testing.net import free_port
 
@@ -42,7 +42,7 @@ def run_edge(db_url: str, run_dir: Path, auth: bool, users: int, seconds: int, c
     })
     cfg = render(run_dir / f"kamailio-{'auth' if auth else 'noauth'}.cfg").path
     log = (run_dir / f"kamailio-{'auth' if auth else 'noauth'}.log").open("w")
-    proc = subprocess.Popen(["kamailio", "-DD", "-E", "-f", str(cfg), "-m", "256", "-M", "16", "-w", str(run_dir)],
+    proc = subprocess.Popen(command(cfg, run_dir, shm_mb=256, pkg_mb=16),
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         rpc = KamailioRpc(f"http://127.0.0.1:{ports['RPC']}/RPC", timeout=2)

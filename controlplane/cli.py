@@ -380,6 +380,30 @@ def kamailio_check(out: str | None) -> None:
     click.echo(f"config ok: {rendered.path}")
 
 
+@kamailio.command("start")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), default="var/kamailio.log", show_default=True)
+@handles_errors
+def kamailio_start(log_path: str) -> None:
+    """Start Kamailio in the background on the rendered config (render or check first)."""
+    import subprocess
+    from pathlib import Path
+
+    from controlplane.kamailio.render import command
+    from controlplane.settings import get_settings
+
+    run_dir = Path(get_settings().kamailio_run_dir).resolve()
+    cfg = run_dir / "kamailio.cfg"
+    if not cfg.exists():
+        _fail(f"{cfg} not found: run `controlplane kamailio check` first", EXIT_FAILURE)
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log:
+        argv = command(cfg, run_dir, foreground=False, pid_file=run_dir / "kamailio.pid", shm_mb=128, pkg_mb=16)
+        result = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, timeout=60)
+    if result.returncode != 0:
+        _fail(f"kamailio did not start (exit {result.returncode}): see {log_path}", EXIT_FAILURE)
+    click.echo(f"kamailio started: pid file {run_dir / 'kamailio.pid'}, log {log_path}")
+
+
 @kamailio.command("sync")
 @click.option("--no-reload", is_flag=True, help="Only write the tables.")
 @click.option("--force-reload", is_flag=True, help="Reload every cached table even when nothing changed.")

@@ -118,7 +118,7 @@ start_kamailio() {
   say "kamailio: rendering config, syncing tables, starting (log: var/kamailio.log)"
   CP_KAMAILIO_RUN_DIR="$run" "$VENV/bin/controlplane" kamailio check >/dev/null
   "$VENV/bin/controlplane" kamailio sync --no-reload
-  kamailio -f "$run/kamailio.cfg" -P "$pid" -w "$run" -m 128 -M 16 -E >>"$VAR/kamailio.log" 2>&1
+  CP_KAMAILIO_RUN_DIR="$run" "$VENV/bin/controlplane" kamailio start --log "$VAR/kamailio.log"
   # Host firewall (nftables) limiting TCP connections per source; a kernel refusing nft must not fail `up`.
   local fw="${CP_KAMAILIO_FIREWALL:-1}"
   case "${fw,,}" in

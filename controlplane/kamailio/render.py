@@ -68,6 +68,11 @@ def settings_block(settings: Settings, tls_cert: str = "", tls_key: str = "") ->
         "CP_BAN_FAILS": settings.kamailio_ban_fails,
         "CP_BAN_WINDOW": settings.kamailio_ban_window,
         "CP_BAN_TIME": settings.kamailio_ban_time,
+        "CP_LONG_BAN_FAILS": settings.kamailio_long_ban_fails,
+        "CP_LONG_BAN_WINDOW": settings.kamailio_long_ban_window,
+        "CP_LONG_BAN_TIME": settings.kamailio_long_ban_time,
+        "CP_TCP_LIFETIME": settings.kamailio_tcp_lifetime,
+        "CP_DIALOG_TIMEOUT": settings.kamailio_dialog_timeout,
         "CP_PIKE_SAMPLING": settings.kamailio_pike_sampling,
         "CP_PIKE_DENSITY": settings.kamailio_pike_density,
         "CP_NATPING_INTERVAL": settings.kamailio_natping_interval,
@@ -84,6 +89,7 @@ def settings_block(settings: Settings, tls_cert: str = "", tls_key: str = "") ->
         "WITH_TLS": settings.kamailio_tls,
         "WITH_WEBSOCKETS": settings.kamailio_websockets,
         "WITH_UAC": settings.kamailio_uac,
+        "WITH_VERSION": settings.kamailio_show_version,
     }
     for name, on in features.items():
         lines.append(f"#!define {name}" if on else f"##!define {name}  (off)")
@@ -133,6 +139,23 @@ def render(out: str | Path | None = None, settings: Settings | None = None) -> R
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return Rendered(path=path, tls_cert=cert, tls_key=key)
+
+
+def command(cfg: str | Path, run_dir: str | Path, *, foreground: bool = True, pid_file: str | Path | None = None,
+            shm_mb: int = 64, pkg_mb: int = 8) -> list[str]:
+    """The one Kamailio command line: every start (up, tests, lab, benchmarks) logs the same way.
+
+    `--log-engine=json:M` makes every log line one JSON object with the message escaped, so bytes
+    a packet carries (CR, LF) can never forge a line; it exists only as a command-line option.
+    """
+    settings = get_settings()
+    argv = [settings.kamailio_bin, "-f", str(cfg), "-w", str(run_dir), "-m", str(shm_mb), "-M", str(pkg_mb),
+            "-E", "--log-engine=json:M"]
+    if foreground:
+        argv.insert(1, "-DD")
+    if pid_file is not None:
+        argv += ["-P", str(pid_file)]
+    return argv
 
 
 def check(path: str | Path, settings: Settings | None = None) -> subprocess.CompletedProcess[str]:

@@ -156,7 +156,7 @@ def start_kamailio(procs: Procs, run_dir: Path, ip: str = "127.0.0.1", env: dict
                    memory: tuple[int, int] = (256, 16), timeout: float = 30.0) -> Edge:
     """Render (`controlplane kamailio render` with CP_KAMAILIO_* on free ports, plus `env`), check, start, wait for
     its JSON-RPC. The tables must have been synced before (or be synced with reload after)."""
-    from controlplane.kamailio.render import check, render
+    from controlplane.kamailio.render import check, command, render
 
     run_dir.mkdir(parents=True, exist_ok=True)
     values = {"CP_KAMAILIO_RUN_DIR": str(run_dir), "CP_KAMAILIO_LISTEN_IP": ip, "CP_KAMAILIO_RPC_IP": ip,
@@ -169,8 +169,7 @@ def start_kamailio(procs: Procs, run_dir: Path, ip: str = "127.0.0.1", env: dict
     if checked.returncode != 0:
         raise RuntimeError(f"kamailio -c failed:\n{checked.stdout}{checked.stderr}")
     log = (run_dir / "kamailio.log").open("w")
-    proc = procs.start("kamailio", [KAMAILIO, "-DD", "-E", "-f", str(rendered.path), "-m", str(memory[0]),
-                                    "-M", str(memory[1]), "-w", str(run_dir)],
+    proc = procs.start("kamailio", command(rendered.path, run_dir, shm_mb=memory[0], pkg_mb=memory[1]),
                        group=True, stdout=log, stderr=subprocess.STDOUT)
     edge = Edge(ip, settings.kamailio_sip_port, settings.kamailio_rpc_port, run_dir, proc, values)
 
