@@ -260,15 +260,20 @@ def carrier() -> None:
 @click.option("--strip", "strip_prefix", default="", help="Prefix removed before sending.")
 @click.option("--add", "add_prefix", default="", help="Prefix added before sending.")
 @click.option("--default", "is_default", is_flag=True, help="Trunk of last resort.")
+@click.option("--username", help="Our account at the carrier: answers its challenges to our calls.")
+@click.option("--password")
+@click.option("--register", is_flag=True, help="Also register to the carrier with these credentials.")
 @handles_errors
 def carrier_create(name: str, host: str, port: int, transport: str, buy_deck: str | None, priority: int,
-                   max_channels: int | None, strip_prefix: str, add_prefix: str, is_default: bool) -> None:
+                   max_channels: int | None, strip_prefix: str, add_prefix: str, is_default: bool,
+                   username: str | None, password: str | None, register: bool) -> None:
     from controlplane.services.carriers import create_carrier
 
     with _session() as s:
         c = create_carrier(s, name=name, host=host, port=port, transport=transport, buy_deck=buy_deck,
                            priority=priority, max_channels=max_channels, strip_prefix=strip_prefix,
-                           add_prefix=add_prefix, is_default=is_default, actor="cli")
+                           add_prefix=add_prefix, is_default=is_default, username=username, password=password,
+                           register=register, actor="cli")
         click.echo(f"created carrier {c.name!r} (id {c.id}) -> {host}:{port}/{transport}")
     _sync_edge()  # Kamailio relays legs only to the trunks and takes calls only from the carriers it knows
 
@@ -441,6 +446,45 @@ def kamailio_registrations(realm: str | None, username: str | None) -> None:
     except (KamailioRpcError, KamailioUnreachable) as exc:
         _fail(str(exc), EXIT_FAILURE)
     click.echo(json.dumps([asdict(r) for r in regs], indent=2))
+
+
+@kamailio.command("bans")
+@handles_errors
+def kamailio_bans() -> None:
+    """Source addresses the edge drops (flood, strikes, scanners), with why and until when."""
+    from datetime import UTC, datetime
+
+    from controlplane.kamailio.rpc import KamailioRpc, KamailioRpcError, KamailioUnreachable
+
+    try:
+        bans = KamailioRpc().bans()
+    except (KamailioRpcError, KamailioUnreachable) as exc:
+        _fail(str(exc), EXIT_FAILURE)
+    for ban in bans:
+        until = datetime.fromtimestamp(ban.until, UTC).isoformat(timespec="seconds") if ban.until else "?"
+        click.echo(f"{ban.address}\t{ban.reason}\tuntil {until}")
+    if not bans:
+        click.echo("no bans")
+
+
+@kamailio.command("unban")
+@click.argument("address")
+@handles_errors
+def kamailio_unban(address: str) -> None:
+    """Lift the ban of ADDRESS and forget its strikes."""
+    import ipaddress
+
+    from controlplane.kamailio.rpc import KamailioRpc, KamailioRpcError, KamailioUnreachable
+
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        _fail(f"{address!r} is not an IP address", EXIT_INVALID)
+    try:
+        lifted = KamailioRpc().unban(address)
+    except (KamailioRpcError, KamailioUnreachable) as exc:
+        _fail(str(exc), EXIT_FAILURE)
+    click.echo(f"{address}: ban lifted" if lifted else f"{address}: was not banned (strikes forgotten)")
 
 
 @kamailio.command("firewall")

@@ -6,6 +6,7 @@ in the message, never hangs. Kamailio's own errors (e.g. "AOR not found") raise 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,23 @@ UAC_REG_ONGOING = 1 << 1
 UAC_REG_ONLINE = 1 << 2
 UAC_REG_AUTHSENT = 1 << 3
 UAC_REG_INIT = 1 << 4
+
+
+@dataclass(frozen=True)
+class Ban:
+    """A source address the edge drops unparsed (htable `ipban`, value "<reason>;until=<epoch>")."""
+
+    address: str
+    reason: str
+    until: int | None
+
+
+BAN_TABLES = ("ipban", "strikes", "strikes_long")
+
+
+def _ban(name: str, value: str) -> Ban:
+    reason, _, until = str(value).partition(";until=")
+    return Ban(address=name, reason=reason, until=int(until) if until.isdigit() else None)
 
 
 def _uac_state(flags: int) -> str:
@@ -193,6 +211,26 @@ class KamailioRpc:
             if exc.not_found:
                 return None
             raise
+
+    # --- bans ----------------------------------------------------------------------------------
+    def bans(self, now: float | None = None) -> list[Ban]:
+        """Banned addresses, soonest expiry first (items past their time may linger until the htable timer)."""
+        now = time.time() if now is None else now
+        found = [_ban(item["name"], item["value"])
+                 for entry in self.call("htable.dump", "ipban") or [] for item in entry.get("slot") or []]
+        return sorted((b for b in found if b.until is None or b.until > now), key=lambda b: (b.until or 0, b.address))
+
+    def unban(self, address: str) -> bool:
+        """Lift a ban and forget the address's strikes; False when it was not banned."""
+        banned = False
+        for table in BAN_TABLES:
+            try:
+                self.call("htable.delete", table, address)
+                banned = banned or table == "ipban"
+            except KamailioRpcError as exc:
+                if not exc.not_found:
+                    raise
+        return banned
 
     # --- reloads -----------------------------------------------------------------------------
     def reload_domains(self) -> None:

@@ -199,6 +199,10 @@ def derive(snapshot: Snapshot, fs_setid: int = 1, resolve: Resolver = resolve_ho
                 address.add((GRP_CARRIER, ip, _mask(ip, mask), 0, str(trunk.carrier_id)))
         host = trunk.host.lower()
         htable.add((f"{host}:{trunk.port}", 0, 1, str(trunk.carrier_id)))
+        if trunk.username and trunk.password:
+            # For carriers that challenge our INVITEs (uac_auth in failure_route[CARRIER_AUTH]).
+            htable.add((f"user/{host}:{trunk.port}", 0, 0, trunk.username))
+            htable.add((f"pass/{host}:{trunk.port}", 0, 0, trunk.password))
         if trunk.auth_mode == AuthMode.REGISTER.value and trunk.username:
             proxy = f"sip:{host}:{trunk.port}" + (f";transport={trunk.transport}" if trunk.transport != "udp" else "")
             uacreg.add((
@@ -297,6 +301,7 @@ class SyncReport:
     changed: list[str] = field(default_factory=list)  # Kamailio tables rewritten
     reloaded: list[str] = field(default_factory=list)  # JSON-RPC reloads done
     kicked: list[str] = field(default_factory=list)  # user@realm registrations removed
+    unbanned: list[str] = field(default_factory=list)  # trusted addresses whose ban was lifted
     errors: list[str] = field(default_factory=list)  # reloads/kicks that failed (Kamailio down?)
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -381,4 +386,33 @@ def sync(session: Session, engine: Engine | None = None, rpc=None, *, fs_setid: 
                 report.kicked.append(f"{username}@{realm}")
         except (KamailioRpcError, KamailioUnreachable) as exc:
             report.errors.append(f"kick {username}@{realm}: {exc}")
+    try:
+        for ban in rpc.bans():
+            if is_trusted(wanted, ban.address) and rpc.unban(ban.address):
+                report.unbanned.append(ban.address)
+    except (KamailioRpcError, KamailioUnreachable) as exc:
+        report.errors.append(f"bans: {exc}")
     return report
+
+
+def is_trusted(tables: KamailioTables, address: str) -> bool:
+    """Is `address` a peer the edge knows by address (allow list, carrier, customer trunk, media node)?
+
+    Such a source is never banned; one banned before it became trusted is lifted by sync.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for grp, net, mask, _port, _tag in tables.address:
+        if grp != GRP_DENY and ip in ipaddress.ip_network(f"{net}/{mask}", strict=False):
+            return True
+    return any(_uri_host(dest) == str(ip) for _setid, dest, *_ in tables.dispatcher)
+
+
+def _uri_host(uri: str) -> str:
+    """"sip:[::1]:5080;transport=tcp" -> "::1"; "sip:10.0.0.5:5080" -> "10.0.0.5"."""
+    rest = uri.split(":", 1)[1].split(";", 1)[0]
+    if rest.startswith("["):
+        return rest[1:rest.index("]")]
+    return rest.rsplit(":", 1)[0] if rest.count(":") == 1 else rest

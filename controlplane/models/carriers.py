@@ -38,7 +38,8 @@ class CarrierTrunk(Timestamped, Base):
     transport: Mapped[str] = mapped_column(String(8), default="udp")
     auth_mode: Mapped[AuthMode] = mapped_column(enum_type(AuthMode), default=AuthMode.IP)
     username: Mapped[str | None] = mapped_column(String(64))
-    # Kamailio's uac module needs the secret to register; kept only for register-mode trunks.
+    # Our account at the carrier. Kamailio's uac module needs the secret itself (to register, and to
+    # answer the carrier's challenges to our INVITEs), so it is kept as given, like uacreg does.
     password: Mapped[str | None] = mapped_column(String(128))
     max_channels: Mapped[int | None] = mapped_column(Integer)
     strip_prefix: Mapped[str] = mapped_column(String(16), default="")

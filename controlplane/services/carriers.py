@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.errors import Invalid
-from controlplane.models import Carrier, CarrierTrunk, DeckKind, RateDeck
+from controlplane.models import AuthMode, Carrier, CarrierTrunk, DeckKind, RateDeck
 from controlplane.services import audit
 
 HOST = re.compile(r"^[A-Za-z0-9.:\[\]-]{1,190}$")
@@ -28,9 +28,16 @@ def create_carrier(
     add_prefix: str = "",
     provider_tag: str | None = None,
     is_default: bool = False,
+    username: str | None = None,
+    password: str | None = None,
+    register: bool = False,
     actor: str = "system",
 ) -> Carrier:
-    """A carrier with its first trunk (named like the carrier); more trunks can be added later."""
+    """A carrier with its first trunk (named like the carrier); more trunks can be added later.
+
+    username/password: our account at the carrier, answering its digest challenges to our INVITEs
+    (and registering to it when `register`).
+    """
     errors: dict[str, str] = {}
     name = (name or "").strip()
     if not name:
@@ -45,6 +52,10 @@ def create_carrier(
         errors["port"] = "1 to 65535"
     if transport not in ("udp", "tcp", "tls"):
         errors["transport"] = "udp, tcp or tls"
+    if password and not username:
+        errors["username"] = "required with a password"
+    if register and not (username and password):
+        errors["register"] = "needs a username and a password"
     if max_channels is not None and max_channels < 0:
         errors["max_channels"] = "must not be negative"
     for field, value in (("strip_prefix", strip_prefix), ("add_prefix", add_prefix)):
@@ -65,9 +76,12 @@ def create_carrier(
     carrier.trunks.append(CarrierTrunk(
         name=name, host=host, port=int(port), transport=transport, buy_deck_id=deck_id, priority=priority,
         max_channels=max_channels, strip_prefix=strip_prefix, add_prefix=add_prefix, is_default=is_default,
+        username=username or None, password=password or None,
+        auth_mode=AuthMode.REGISTER if register else AuthMode.IP,
     ))
     session.add(carrier)
     session.flush()
     audit.record(session, actor, "carrier.create", "carrier", carrier.id,
-                 details={"name": name, "host": host, "port": port, "buy_deck": buy_deck})
+                 details={"name": name, "host": host, "port": port, "buy_deck": buy_deck,
+                          "username": username, "register": register})
     return carrier
