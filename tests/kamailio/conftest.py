@@ -100,9 +100,12 @@ class Edge:
 
 
 @pytest.fixture(scope="module")
-def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
-    """Kamailio rendered for the test database on free loopback ports, started and stopped per module."""
-    from controlplane.kamailio.render import check, render
+def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Edge]:
+    """Kamailio rendered for the test database on free loopback ports, started and stopped per module.
+
+    A test module may set EDGE_ENV (CP_KAMAILIO_* values) to render its edge differently.
+    """
+    from controlplane.kamailio.render import check, command, render
     from controlplane.settings import get_settings
 
     run_dir = tmp_path_factory.mktemp("kamailio")
@@ -126,6 +129,7 @@ def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge
         "CP_KAMAILIO_BAN_TIME": "60",
         "CP_KAMAILIO_PIKE_SAMPLING": "2",
         "CP_KAMAILIO_PIKE_DENSITY": "200",
+        **getattr(request.module, "EDGE_ENV", {}),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -139,9 +143,7 @@ def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge
         log = run_dir / "kamailio.log"
         handle = log.open("w")
         proc = subprocess.Popen(
-            [KAMAILIO, "-DD", "-E", "-f", str(rendered.path), "-P", str(run_dir / "kamailio.pid"),
-             "-m", "64", "-M", "8",
-             "-w", str(run_dir)],
+            command(rendered.path, run_dir, pid_file=run_dir / "kamailio.pid"),
             stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )
         settings = get_settings()
@@ -178,15 +180,15 @@ def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge
 class FsNode:
     """A FreeSWITCH node stand-in: sipp UAS (fs_node.xml) that logs every message it gets."""
 
-    def __init__(self, ip: str, port: int, run_dir: Path) -> None:
-        self.ip, self.port = ip, port
+    def __init__(self, ip: str, port: int, run_dir: Path, scenario: str = "fs_node.xml") -> None:
+        self.ip, self.port, self.scenario = ip, port, scenario
         self.msg_log = run_dir / f"fs-{ip}-{port}.log"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> FsNode:
         self.msg_log.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [SIPP, "-sf", str(SCENARIOS / "fs_node.xml"), "-i", self.ip, "-p", str(self.port), "-t", "u1",
+            [SIPP, "-sf", str(SCENARIOS / self.scenario), "-i", self.ip, "-p", str(self.port), "-t", "u1",
              "-nostdin", "-trace_msg", "-message_file", str(self.msg_log), "-max_recv_loops", "100000"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

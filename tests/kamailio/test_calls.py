@@ -205,3 +205,103 @@ def test_freeswitch_to_registered_phone_by_location(edge, session, fs_nodes):
     finally:
         for phone in phones.values():
             phone.stop()
+
+
+def _challenging_carrier(edge, ip: str):  # noqa: ANN001, ANN202
+    import subprocess
+
+    from tests.kamailio.conftest import SCENARIOS, SIPP, free_port
+
+    port = free_port(ip)
+    log = edge.run_dir / f"carrier-challenge-{port}.log"
+    proc = subprocess.Popen(
+        [SIPP, "-sf", str(SCENARIOS / "carrier_challenge.xml"), "-i", ip, "-p", str(port), "-t", "u1", "-m", "1",
+         "-nostdin", "-trace_msg", "-message_file", str(log),
+         "-timeout", "20s", "-timeout_error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    time.sleep(0.3)
+    return proc, port, log
+
+
+def test_carrier_that_challenges_our_invite_gets_the_trunks_credentials(edge, session, fs_nodes):
+    """uac_auth: a 401/407 from the carrier is answered once with the trunk's username and password."""
+    from controlplane.services.carriers import create_carrier
+
+    carrier_proc, port, log = _challenging_carrier(edge, "127.0.0.44")
+    try:
+        create_carrier(session, name="strict-carrier", host="127.0.0.44", port=port,
+                       username="cp-account", password="s3cret-at-carrier")
+        _nodes(session, fs_nodes[:1])
+        edge.sync(session)
+        _wait_active(edge, 1)
+        run = edge.sipp("fs_outbound.xml", source_ip=fs_nodes[0].ip, user="+4930111", realm="fs.local",
+                        dest="4930555002", keys={"target": f"127.0.0.44:{port}", "route": "carrier"})
+        assert run.returncode == 0, run.stdout[-3000:]
+        assert carrier_proc.wait(timeout=20) == 0  # the carrier's verifyauth accepted the credentials
+    finally:
+        if carrier_proc.poll() is None:
+            carrier_proc.kill()
+    invites = [m for m in log.read_text().split("----------------------------------------------- ")
+               if "message received" in m and "\nINVITE sip:" in m]
+    assert len(invites) == 2
+    assert "Authorization" not in invites[0]
+    assert re.search(r'(?im)^Authorization: Digest username="cp-account", realm="carrier.example"', invites[1])
+    cseqs = [int(re.search(r"(?im)^CSeq:\s*(\d+)", m).group(1)) for m in invites]
+    assert cseqs[1] == cseqs[0] + 1  # a new request for the carrier, in step with the dialog
+    assert "s3cret" not in invites[1]
+
+
+def test_carrier_challenge_without_credentials_goes_back_to_freeswitch(edge, session, fs_nodes):
+    carrier_proc, port, log = _challenging_carrier(edge, "127.0.0.46")
+    try:
+        carrier = Carrier(name="strict-no-creds")
+        carrier.trunks.append(CarrierTrunk(name="strict-no-creds", host="127.0.0.46", port=port))
+        session.add(carrier)
+        _nodes(session, fs_nodes[:1])
+        edge.sync(session)
+        _wait_active(edge, 1)
+        run = edge.sipp("fs_outbound_refused.xml", source_ip=fs_nodes[0].ip, user="+4930111", realm="fs.local",
+                        dest="4930555003", keys={"target": f"127.0.0.46:{port}", "route": "carrier"})
+        assert run.returncode != 0  # it expected a 403: the carrier's 401 came back to FreeSWITCH instead
+    finally:
+        carrier_proc.kill()
+    assert log.read_text().count("\nINVITE sip:") == 1  # no second, authenticated INVITE
+    assert "challenged INVITE but the trunk has no credentials" in edge.log_text()
+
+
+def test_a_call_the_controller_refused_neither_fails_the_node_over_nor_leaks_its_marker(edge, session):
+    """A 5xx with X-CP-Decided: the node is fine (another would decide the same); the caller gets the reply as
+    it is, without the internal header."""
+    from tests.kamailio.conftest import FsNode, free_port
+
+    acme = make_tenant(session, "acme", "acme.test")
+    make_account(session, acme, "acme-pbx", trunk_ip="127.0.0.32")
+    decided = FsNode("127.0.0.23", free_port("127.0.0.23"), edge.run_dir, scenario="fs_node_decided.xml").start()
+    try:
+        session.add(MediaNode(name="fs-decided", host=decided.ip, port=decided.port))
+        session.flush()
+        edge.sync(session)
+        _wait_active(edge, 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.32", 0))
+            s.settimeout(3.0)
+            port = s.getsockname()[1]
+            s.sendto((f"INVITE sip:4930555@{edge.ip}:{edge.sip_port} SIP/2.0\r\n"
+                      f"Via: SIP/2.0/UDP 127.0.0.32:{port};branch=z9hG4bKdecided{time.time_ns()}\r\n"
+                      "Max-Forwards: 70\r\nFrom: <sip:pbx@pbx.example>;tag=d1\r\nTo: <sip:4930555@pbx.example>\r\n"
+                      f"Call-ID: decided-{time.time_ns()}\r\nCSeq: 1 INVITE\r\n"
+                      f"Contact: <sip:pbx@127.0.0.32:{port}>\r\nContent-Length: 0\r\n\r\n").encode(),
+                     (edge.ip, edge.sip_port))
+            final = None
+            while final is None:
+                text = s.recvfrom(65535)[0].decode(errors="replace")
+                if int(text.split(" ", 2)[1]) >= 200:
+                    final = text
+        assert final.startswith("SIP/2.0 502 Bad Gateway")
+        assert "X-CP-" not in final
+        assert len(decided.invites()) == 1
+        time.sleep(0.5)
+        assert [n.active for n in edge.rpc.media_nodes()] == [True]
+    finally:
+        decided.stop()

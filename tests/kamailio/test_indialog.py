@@ -155,9 +155,20 @@ def test_foreign_route_is_not_followed(edge, session, victim, method):
     expected = None if method == "ACK" else 403
     assert answers == dict.fromkeys(answers, expected), answers
     assert victim.listen() == []
-    # Each attempt is a strike against its source.
+    # Each attempt is a strike against its source (its R-URI is no media node: refused before loose_route()).
     for source in sources.values():
-        assert len(_strikes(edge, source, "foreign Route")) == 2, edge.log_text()[-3000:]
+        assert len(_strikes(edge, source, "non-media target")) == 2, edge.log_text()[-3000:]
+
+
+def test_foreign_route_is_not_followed_even_toward_a_media_node_uri(edge, session, fs_nodes, victim):
+    _media_node(session, fs_nodes[0])
+    edge.sync(session)
+    ruri = f"sip:fs@{fs_nodes[0].ip}:{fs_nodes[0].port}"
+    with SipPeer("127.0.0.79", (edge.ip, edge.sip_port)) as peer:
+        reply = _send(peer, _forged_in_dialog(peer, "BYE", ruri, [f"<{victim.uri()}>"]))
+        assert reply is not None and status(reply) == 403, reply
+    assert victim.listen() == []
+    assert len(_strikes(edge, "127.0.0.79", "foreign Route")) == 1
 
 
 # ----- b) the edge's own address in the Route, but no dialog cookie -----
@@ -183,10 +194,10 @@ def test_made_up_dialog_toward_a_media_node_is_404(edge, session, fs_nodes):
     _media_node(session, fs_nodes[0])
     edge.sync(session)
     _wait_active(edge)
-    # "The media node": a listener on the node's address (nodes are known by address, any port).
+    # The node's own address and port (a listener beside it on another port must stay silent too).
     node = Victim(fs_nodes[0].ip)
     try:
-        ruri = f"sip:fs@{node.ip}:{node.port}"
+        ruri = f"sip:fs@{fs_nodes[0].ip}:{fs_nodes[0].port}"
         route = [f"<sip:{edge.ip}:{edge.sip_port};lr;did=a1b.c2d>"]
         with SipPeer("127.0.0.89", (edge.ip, edge.sip_port)) as peer:
             for method in ("BYE", "MESSAGE", "INVITE"):
@@ -248,6 +259,20 @@ def test_phone_in_dialog_requests_go_to_the_media_node_only(edge, session, fs_no
     assert cp_header_lines(sipp_received(msgs, "ACK")[0]) == []
     assert cp_header_lines(sipp_received(msgs, "BYE")[0]) == []
     assert victim.listen(0.2) == []
+
+
+def test_a_refused_bye_does_not_end_the_dialog(edge, session, fs_nodes, victim):
+    """The dialog module ends a dialog on its BYE inside loose_route(): the target is checked before it, so a
+    BYE aimed elsewhere leaves the call up and the real BYE still reaches the node."""
+    with SipPeer("127.0.0.96", (edge.ip, edge.sip_port)) as phone:
+        node, dialog = _call(edge, session, fs_nodes, phone)
+        ruri = f"sip:victim@{victim.ip}:{victim.port}"
+        reply = phone.transact(phone.in_dialog(dialog, "BYE", ruri=ruri, extra=FORGED), 3.0)
+        assert reply is not None and status(reply) == 403, reply
+        bye = phone.transact(phone.in_dialog(dialog, "BYE", extra=FORGED), 3.0)
+        assert bye is not None and status(bye) == 200, bye
+    assert len(sipp_received(node.messages(), "BYE")) == 1
+    assert victim.listen() == []
 
 
 def test_phone_cannot_steer_its_dialog_past_the_media_node(edge, session, fs_nodes, victim):
