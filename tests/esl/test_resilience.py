@@ -117,8 +117,10 @@ def test_controller_killed_mid_call_freeswitch_cap_cuts_and_the_cdr_arrives(rig,
     assert call.hangup_cause == "ALLOTTED_TIMEOUT"  # FreeSWITCH's own sched_hangup
     cdr = wait_cdr(session, call.uuid)
     assert cdr.written_by == "freeswitch"
-    # Credit 1.00 pays 100 s; without the controller the cap is FreeSWITCH's whole-second timer.
-    assert 100 <= cdr.billsec <= 102
+    # Credit 1.00 pays 100 s; without the controller the cap is FreeSWITCH's whole-second timer. On the
+    # stand-in's scaled clock a tenth of a real second of scheduling delay is one more call-second.
+    slack = 0 if rig.scale == 1 else 1
+    assert 100 <= cdr.billsec <= 102 + slack
     assert cdr.cost == D("0.01") * cdr.billsec
     assert debits(session, call.uuid) == 1
 
