@@ -40,8 +40,8 @@ from controlplane.services.decks import import_deck  # noqa: E402
 from controlplane.services.ledger import add_credit  # noqa: E402
 from controlplane.services.plans import create_plan  # noqa: E402
 from controlplane.services.tenants import create_tenant, ensure_operator  # noqa: E402
-from controlplane.testing.fs_standin import CallSpec, FarEnd  # noqa: E402
 from controlplane.testing.net import free_port, wait_port  # noqa: E402
+from fs_standin import CallSpec, FarEnd  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from esl_load import drive, record_one_call  # noqa: E402

@@ -18,8 +18,8 @@ import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
 
-from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
-from controlplane.testing.fs_standin.call import Call
+from fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
+from fs_standin.call import Call
 
 EVENT_UUID = re.compile(rb"Event-UUID: ([0-9a-f-]{36})")
 UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

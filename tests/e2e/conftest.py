@@ -3,7 +3,7 @@
 One stack per module, started as `scripts/bootstrap.sh up` starts it: Kamailio rendered from kamailio-cfg/ with its
 tables written by `kamailio sync`, the web app as `controlplane web` (gunicorn) and the controller as `controlplane
 controller`, with their own database (migrated, dropped at the end), free ports and the run's Redis prefix. The
-media node is the FreeSWITCH stand-in with its SIP side (controlplane/testing/fs_standin/sip_side.py), or with
+media node is the FreeSWITCH stand-in with its SIP side (fs_standin/sip_side.py), or with
 CP_REAL_FREESWITCH=1 a real FreeSWITCH (FREESWITCH_BIN) rendered by `controlplane freeswitch render`; either is a
 row of Kamailio's dispatcher set (services.nodes.add_node + kamailio sync) and posts its JSON CDRs to the web app.
 
@@ -75,9 +75,9 @@ class StandInNode:
     kind = "standin"
 
     def __init__(self, work: Path, settings, controller_port: int) -> None:  # noqa: ANN001 - Settings
-        from controlplane.testing.fs_standin import FreeSwitchStandIn
-        from controlplane.testing.fs_standin.jsoncdr import JsonCdrSettings
-        from controlplane.testing.fs_standin.sip_side import SipSide
+        from fs_standin import FreeSwitchStandIn
+        from fs_standin.jsoncdr import JsonCdrSettings
+        from fs_standin.sip_side import SipSide
 
         conf = work / "standin-conf"
         render_node(settings, conf, node_name=NODE_NAME, state_dir=work / "standin-state")

@@ -33,9 +33,9 @@ from controlplane.services.ledger import add_credit
 from controlplane.services.plans import create_plan
 from controlplane.services.tenants import create_tenant, ensure_operator
 from controlplane.settings import Settings
-from controlplane.testing.fs_standin import FreeSwitchStandIn
-from controlplane.testing.fs_standin.jsoncdr import JsonCdrSettings
 from controlplane.testing.net import free_port, wait_port
+from fs_standin import FreeSwitchStandIn
+from fs_standin.jsoncdr import JsonCdrSettings
 from tests.esl.proxy import CuttableProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "standin"))  # esl_client for media.py

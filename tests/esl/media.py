@@ -40,9 +40,9 @@ import pytest
 from controlplane.freeswitch.local import NOT_INSTALLED, LocalFreeSwitch, free_port, freeswitch_binary
 from controlplane.freeswitch.render import render
 from controlplane.settings import Settings
-from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
-from controlplane.testing.fs_standin.jsoncdr import JsonCdrSettings
 from controlplane.testing.lab import OK_REPLY, SDP
+from fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
+from fs_standin.jsoncdr import JsonCdrSettings
 
 __all__ = ["CallSpec", "FarEnd", "media_node", "media_node_factory", "real_freeswitch_wanted"]
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from controlplane.models import Cdr, LedgerEntry
-from controlplane.testing.fs_standin import CallSpec, FarEnd
+from fs_standin import CallSpec, FarEnd
 from tests.esl.conftest import balance, headers
 
 

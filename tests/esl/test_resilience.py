@@ -21,7 +21,7 @@ from controlplane.cdr import CallRecord
 from controlplane.fs_cdr import record_from_variables
 from controlplane.models import Cdr, LedgerEntry
 from controlplane.services.cdrs import Spool
-from controlplane.testing.fs_standin import CallSpec, FarEnd
+from fs_standin import CallSpec, FarEnd
 from tests.esl.conftest import CDR_PASSWORD, CDR_USER, balance, headers
 from tests.esl.test_calls import wait_cdr
 

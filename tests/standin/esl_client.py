@@ -6,7 +6,7 @@ import queue
 import socket
 import threading
 
-from controlplane.testing.fs_standin.wire import MessageReader, parse_headers
+from fs_standin.wire import MessageReader, parse_headers
 
 
 class Msg:

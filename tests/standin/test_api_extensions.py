@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from esl_client import EslApp
 
-from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
+from fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
 
 SCALE = 10.0
 FAR = "sofia/external/+4930999001@127.0.0.1:5071"

@@ -10,8 +10,8 @@ import time
 
 from esl_client import EslApp
 
-from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
-from controlplane.testing.fs_standin.farend import sip_cause_to_freeswitch
+from fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
+from fs_standin.farend import sip_cause_to_freeswitch
 
 SCALE = 10.0
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.testing.fs_standin import CallSpec, FreeSwitchStandIn
 from controlplane.testing.net import free_port
+from fs_standin import CallSpec, FreeSwitchStandIn
 
 pytest.importorskip("greenswitch")
 

@@ -35,10 +35,10 @@ import pytest
 from esl_client import EslApp, EslClient
 from replay_compare import Comparator, Stream
 
-from controlplane.testing.fs_standin import CallSpec, FarEnd, FreeSwitchStandIn, StandInClock
-from controlplane.testing.fs_standin.call import CHANNEL_EVENTS, DISPATCH_LAG, TICK
-from controlplane.testing.fs_standin.jsoncdr import JsonCdrSettings
-from controlplane.testing.fs_standin.transcripts import Transcript, TranscriptMessage, parse_transcript
+from fs_standin import CallSpec, FarEnd, FreeSwitchStandIn, StandInClock
+from fs_standin.call import CHANNEL_EVENTS, DISPATCH_LAG, TICK
+from fs_standin.jsoncdr import JsonCdrSettings
+from fs_standin.transcripts import Transcript, TranscriptMessage, parse_transcript
 
 
 def reference_dir() -> Path | None:

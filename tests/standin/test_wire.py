@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from controlplane.testing.fs_standin.wire import (
+from fs_standin.wire import (
     MessageReader,
     api_response,
     command_reply,
