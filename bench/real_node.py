@@ -357,7 +357,7 @@ def start_apps(rig: Rig) -> None:
 
 
 def start_freeswitch(rig: Rig, fs_port: int, esl_port: int, cdr_url: str) -> None:
-    from controlplane.freeswitch.local import LocalFreeSwitch
+    from controlplane.testing.freeswitch import LocalFreeSwitch
 
     settings = node_settings(f"{EDGE_IP}:{rig.kamailio_port}", rig.controller_port, cdr_url, FS_IP, fs_port, esl_port,
                              NODE_NAME, "fs-node", "bench-cdr")
@@ -634,7 +634,7 @@ def main() -> int:
     if not rates or min(rates) <= 0 or max(rates) > 500 or not 1 <= args.seconds <= 60 or not 0 <= args.hold <= 10:
         parser.error("rates 1-500 calls/s, seconds 1-60, hold 0-10")
 
-    from controlplane.freeswitch.local import NOT_INSTALLED, freeswitch_binary
+    from controlplane.testing.freeswitch import NOT_INSTALLED, freeswitch_binary
 
     if freeswitch_binary() is None:
         print(f"bench/real_node.py needs an installed FreeSWITCH: {NOT_INSTALLED}. Point FREESWITCH_BIN at one "

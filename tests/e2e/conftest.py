@@ -31,8 +31,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from controlplane.freeswitch.local import NOT_INSTALLED, LocalFreeSwitch, freeswitch_binary
 from controlplane.freeswitch.render import render as render_node
+from controlplane.testing.freeswitch import NOT_INSTALLED, LocalFreeSwitch, freeswitch_binary
 from controlplane.testing.lab import (
     KAMAILIO,
     OK_REPLY,

@@ -37,10 +37,11 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.freeswitch.local import NOT_INSTALLED, LocalFreeSwitch, free_port, freeswitch_binary
 from controlplane.freeswitch.render import render
 from controlplane.settings import Settings
+from controlplane.testing.freeswitch import NOT_INSTALLED, LocalFreeSwitch, freeswitch_binary
 from controlplane.testing.lab import OK_REPLY, SDP
+from controlplane.testing.net import free_port
 from fs_standin import CallSpec, FarEnd, FreeSwitchStandIn
 from fs_standin.jsoncdr import JsonCdrSettings
 

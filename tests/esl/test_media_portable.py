@@ -12,13 +12,13 @@ from decimal import Decimal as D
 
 import pytest
 
-from controlplane.freeswitch.local import NOT_INSTALLED
 from controlplane.services.accounts import create_sip_account
 from controlplane.services.carriers import create_carrier
 from controlplane.services.decks import import_deck
 from controlplane.services.ledger import add_credit
 from controlplane.services.plans import create_plan
 from controlplane.services.tenants import create_tenant, ensure_operator
+from controlplane.testing.freeswitch import NOT_INSTALLED
 from tests.esl.conftest import ControllerProcess, WebServer, free_port
 from tests.esl.media import CallSpec, FarEnd, real_freeswitch_wanted
 from tests.esl.test_calls import wait_cdr

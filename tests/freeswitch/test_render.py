@@ -12,10 +12,11 @@ from click.testing import CliRunner
 
 from controlplane.cli import main
 from controlplane.esl.context import DialStrings
-from controlplane.freeswitch.local import NOT_INSTALLED, LocalFreeSwitch, free_port, freeswitch_binary
 from controlplane.freeswitch.render import render
 from controlplane.routing import TrunkInfo
 from controlplane.settings import Settings
+from controlplane.testing.freeswitch import NOT_INSTALLED, LocalFreeSwitch, freeswitch_binary
+from controlplane.testing.net import free_port
 
 EXPECTED = {"freeswitch.xml", "dialplan/controlplane.xml", "autoload_configs/modules.conf.xml",
             "autoload_configs/event_socket.conf.xml", "autoload_configs/sofia.conf.xml",
