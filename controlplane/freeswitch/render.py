@@ -1,8 +1,9 @@
 """Render a media node's FreeSWITCH configuration from settings: pure text substitution, no I/O but the writes.
 
-Templates are the files under ``freeswitch-conf/`` and ``dialplan/`` at the repository root. A template
-names a value as ``{{name}}``; every value is XML-escaped; an unknown name is an error. FreeSWITCH's own
-``$${var}`` / ``${var}`` syntax is left alone (the templates do not use it).
+Templates are the files under ``freeswitch-conf/`` and ``dialplan/``, found by controlplane.config_templates (the
+installed package's copy, or the checkout's top-level folders). A template names a value as ``{{name}}``; every
+value is XML-escaped; an unknown name is an error. FreeSWITCH's own ``$${var}`` / ``${var}`` syntax is left alone
+(the templates do not use it).
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
+from controlplane.config_templates import template_dir
 from controlplane.settings import Settings
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_DIRS = {"freeswitch-conf": "", "dialplan": "dialplan"}  # template dir -> subdir of the rendered conf
 CDR_PATH = "/api/v1/cdr/freeswitch"
 PROFILE = "controlplane"
@@ -88,16 +91,24 @@ def render_text(template: str, cfg: NodeConfig) -> str:
     return _PLACEHOLDER.sub(sub, template)
 
 
-def render(settings: Settings, out_dir: str | Path, node_name: str | None = None, state_dir: str | Path | None = None,
-           template_root: Path = REPO_ROOT) -> list[Path]:
+def _xml_files(folder: Traversable, rel: Path = Path()) -> Iterator[tuple[Path, Traversable]]:
+    """Every ``*.xml`` under folder with its relative path, in name order (a Traversable has no rglob)."""
+    for item in sorted(folder.iterdir(), key=lambda t: t.name):
+        if item.is_dir():
+            yield from _xml_files(item, rel / item.name)
+        elif item.name.endswith(".xml"):
+            yield rel / item.name, item
+
+
+def render(settings: Settings, out_dir: str | Path, node_name: str | None = None,
+           state_dir: str | Path | None = None) -> list[Path]:
     """Write the node's config tree into ``out_dir`` (freeswitch.xml at its top); return the files written."""
     out = Path(out_dir)
     cfg = node_values(settings, str(Path(state_dir or out / "var").resolve()), node_name)
     written = []
     for tdir, sub in TEMPLATE_DIRS.items():
-        base = template_root / tdir
-        for src in sorted(base.rglob("*.xml")):
-            dest = out / sub / src.relative_to(base)
+        for rel, src in _xml_files(template_dir(tdir)):
+            dest = out / sub / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_text(render_text(src.read_text(encoding="utf-8"), cfg), encoding="utf-8")
             written.append(dest)

@@ -1,4 +1,5 @@
-"""Render kamailio-cfg/kamailio.cfg for one installation (or one test run).
+"""Render kamailio-cfg/kamailio.cfg for one installation (or one test run); the template is found by
+controlplane.config_templates (the installed package's copy, or the checkout's kamailio-cfg/).
 
 The repository config carries a settings block between two marker lines; rendering replaces
 that block with `#!substdef` / `#!define` lines computed from Settings, and leaves every route
@@ -14,10 +15,11 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
+from controlplane.config_templates import template_dir
 from controlplane.errors import DomainError
 from controlplane.settings import Settings, get_settings
 
-CFG_TEMPLATE = Path(__file__).resolve().parents[2] / "kamailio-cfg" / "kamailio.cfg"
+CFG_TEMPLATE = "kamailio.cfg"  # in the kamailio-cfg template folder
 BEGIN = "# ----- settings begin"
 END = "# ----- settings end -----"
 
@@ -135,7 +137,7 @@ def render(out: str | Path | None = None, settings: Settings | None = None) -> R
     if settings.kamailio_tls:
         cert, key = ensure_tls_pair(run_dir, settings.kamailio_tls_cert, settings.kamailio_tls_key)
     block = settings_block(settings, str(cert or ""), str(key or ""))
-    text = render_text(CFG_TEMPLATE.read_text(), block)
+    text = render_text(template_dir("kamailio-cfg").joinpath(CFG_TEMPLATE).read_text(encoding="utf-8"), block)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return Rendered(path=path, tls_cert=cert, tls_key=key)
