@@ -148,7 +148,7 @@ case "${1:-}" in
     install_all
     shift
     say "tests: ruff, then pytest"
-    "$VENV/bin/ruff" check controlplane tests bench
+    "$VENV/bin/ruff" check controlplane fs_standin tests bench setup.py
     exec "$VENV/bin/python" -m pytest "$@" ;;
   *)
     echo "usage: $0 up|test|install" >&2; exit 2 ;;
