@@ -12,11 +12,10 @@ from typing import Any
 import click
 from sqlalchemy.exc import OperationalError
 
-from controlplane.errors import DomainError, Invalid, NotFound
+from controlplane.errors import EXIT_FAILURE, DomainError, Invalid, NotFound, outcome
 
-EXIT_INVALID = 2
-EXIT_NOT_FOUND = 3
-EXIT_FAILURE = 1
+EXIT_INVALID = outcome(Invalid({})).exit_code
+EXIT_NOT_FOUND = outcome(NotFound()).exit_code
 
 
 def _fail(message: str, code: int) -> None:
@@ -31,15 +30,13 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except Invalid as exc:
-            if isinstance(exc.errors, list) and len(exc.errors) > 1:
-                for line in exc.errors:
-                    click.echo(line, err=True)
-            _fail(str(exc) if not isinstance(exc.errors, list) else exc.args[0], EXIT_INVALID)
-        except NotFound as exc:
-            _fail(str(exc), EXIT_NOT_FOUND)
         except DomainError as exc:
-            _fail(str(exc), EXIT_INVALID)
+            if isinstance(exc, Invalid) and isinstance(exc.errors, list):
+                if len(exc.errors) > 1:
+                    for line in exc.errors:
+                        click.echo(line, err=True)
+                _fail(exc.args[0], outcome(exc).exit_code)
+            _fail(str(exc), outcome(exc).exit_code)
         except OperationalError as exc:
             _fail(f"database unavailable: {exc.orig}", EXIT_FAILURE)
 

@@ -6,6 +6,7 @@ from flask import Flask, jsonify
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import text
 
+from controlplane.errors import DomainError, Invalid, outcome
 from controlplane.models import Base
 from controlplane.settings import get_settings
 
@@ -28,6 +29,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     from controlplane.web.cdr_push import bp as cdr_push
 
     app.register_blueprint(cdr_push)
+
+    @app.errorhandler(DomainError)
+    def domain_error(exc: DomainError):  # noqa: ANN202
+        """Every domain error answers from the one table (controlplane.errors), with its field errors."""
+        body: dict = {"error": str(exc)}
+        if isinstance(exc, Invalid):
+            body["errors"] = exc.errors
+        return jsonify(body), outcome(exc).http_status
 
     @app.get("/health")
     def health():  # noqa: ANN202
