@@ -13,6 +13,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from controlplane.errors import EXIT_FAILURE, DomainError, Invalid, NotFound, outcome
+from controlplane.services.scope import Scope
 
 EXIT_INVALID = outcome(Invalid({})).exit_code
 EXIT_NOT_FOUND = outcome(NotFound()).exit_code
@@ -235,7 +236,7 @@ def credit_add(tenant_name: str, amount: Decimal, note: str) -> None:
     from controlplane.services.tenants import by_name
 
     with _session() as s:
-        t = by_name(s, tenant_name)
+        t = by_name(s, Scope.operator(), tenant_name)
         entry = add_credit(s, t, amount, note, actor="cli")
         click.echo(f"{t.name}: {entry.amount:+} {t.currency}, balance {entry.balance_after} {t.currency}")
 
@@ -294,7 +295,7 @@ def sip_account_create(tenant_name: str, username: str, password: str | None, tr
     from controlplane.services.tenants import by_name
 
     with _session() as s:
-        t = by_name(s, tenant_name)
+        t = by_name(s, Scope.operator(), tenant_name)
         created = create_sip_account(
             s, t, username, password, kind=SipAccountKind.TRUNK if trunk_ip else SipAccountKind.ACCOUNT,
             source_ip=trunk_ip, caller_id_number=caller_id, actor="cli",
@@ -320,8 +321,8 @@ def did_add(tenant_name: str, number: str, to_account: str | None) -> None:
     from controlplane.services.tenants import by_name
 
     with _session() as s:
-        t = by_name(s, tenant_name)
-        d = add_did(s, t, number, to_account=to_account, actor="cli")
+        t = by_name(s, Scope.operator(), tenant_name)
+        d = add_did(s, Scope.operator(), t, number, to_account=to_account)
         click.echo(f"DID {d.number} -> {t.name}{' / ' + to_account if to_account else ''}")
 
 
@@ -340,8 +341,8 @@ def quote(tenant_name: str, number: str, billsec: int, account: str | None) -> N
     from controlplane.services.tenants import by_name
 
     with _session() as s:
-        t = by_name(s, tenant_name)
-        acct = accounts.by_username(s, t, account) if account else None
+        t = by_name(s, Scope.operator(), tenant_name)
+        acct = accounts.by_username(s, Scope.operator(), t, account) if account else None
         try:
             q = make_quote(s, t, number, billsec, acct)
         except InvalidNumber as exc:
@@ -657,8 +658,8 @@ def calls_list(tenant_name: str | None) -> None:
         from controlplane.services.tenants import by_name
 
         with _session() as s:
-            tenant_ids = {by_name(s, tenant_name).id}
-    rows = list_calls(LiveCalls.connect(), tenant_ids)
+            tenant_ids = {by_name(s, Scope.operator(), tenant_name).id}
+    rows = list_calls(LiveCalls.connect(), Scope.operator(), tenant_ids)
     for c in rows:
         click.echo(f"{c.uuid}  {c.state:9}  tenant {c.tenant_id}  {c.caller} -> {c.destination}  "
                    f"trunk {c.trunk or '-'}  node {c.node}")

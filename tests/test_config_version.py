@@ -24,6 +24,7 @@ from controlplane.services.accounts import create_sip_account
 from controlplane.services.call_decisions import Decision, DecisionCache, Reading, decide
 from controlplane.services.deck_cache import DeckCache
 from controlplane.services.live_calls import LiveCalls
+from controlplane.services.scope import Scope
 from controlplane.services.tenants import create_tenant, ensure_operator
 
 TTL = 3600.0
@@ -109,7 +110,7 @@ def test_a_deck_reimport_applies_its_new_rate_to_the_next_call(world: World) -> 
 
 def test_a_tenant_disabled_before_a_carrier_call_refuses_it(world: World) -> None:
     world.add_carrier()
-    dids.add_did(world.session, world.tenant, "+4930999000", to_account="alice")
+    dids.add_did(world.session, Scope.operator(), world.tenant, "+4930999000", to_account="alice")
     world.session.commit()
     carrier = world.session.scalar(text("SELECT id FROM carriers WHERE name = 'carrier1'"))
     inbound = Caller("carrier", None, None, carrier)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Invalid, NotFound
+from controlplane.errors import Invalid
 from controlplane.models import SipAccount, SipAccountKind, Tenant
 from controlplane.services import audit
+from controlplane.services.scope import Scope
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 PASSWORD_ALPHABET = string.ascii_letters + string.digits
@@ -37,13 +38,12 @@ class CreatedAccount:
     password: str | None  # shown once when the system generated it
 
 
-def by_username(session: Session, tenant: Tenant, username: str) -> SipAccount:
+def by_username(session: Session, scope: Scope, tenant: Tenant, username: str) -> SipAccount:
+    """`username` of `tenant`, if `scope` sees the tenant (NotFound alike otherwise)."""
     account = session.scalar(
         select(SipAccount).where(SipAccount.tenant_id == tenant.id, SipAccount.username == username)
     )
-    if account is None:
-        raise NotFound(f"SIP account {username!r} not found in tenant {tenant.name!r}")
-    return account
+    return scope.require(account, tenant.id, f"SIP account {username!r} in tenant {tenant.name!r}")
 
 
 def create_sip_account(

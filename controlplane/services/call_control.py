@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from controlplane.errors import DomainError, NotFound
 from controlplane.esl.nodes import NodeAddress
 from controlplane.services.live_calls import LiveCalls
+from controlplane.services.scope import Scope
 
 
 class NodeError(DomainError):
@@ -45,8 +46,10 @@ class LiveCall:
                    info.get("node", ""))
 
 
-def list_calls(live: LiveCalls, tenant_ids: set[int] | None = None) -> list[LiveCall]:
-    """Every call in flight, or only those of the given tenants (the caller's scope)."""
+def list_calls(live: LiveCalls, scope: Scope, tenant_ids: set[int] | None = None) -> list[LiveCall]:
+    """The calls in flight that `scope` sees, optionally only those of `tenant_ids`."""
+    if scope.tenant_ids is not None:
+        tenant_ids = set(scope.tenant_ids) if tenant_ids is None else set(tenant_ids) & scope.tenant_ids
     if tenant_ids is None:
         uuids = live.uuids()
     else:

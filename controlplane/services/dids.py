@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from controlplane.errors import Invalid
 from controlplane.models import Did, DidDestination, Tenant
 from controlplane.services import accounts, audit
+from controlplane.services.scope import Scope
 
 E164 = re.compile(r"^\+?[1-9]\d{5,14}$")
 
 
-def add_did(
-    session: Session, tenant: Tenant, number: str, *, to_account: str | None = None, actor: str = "system"
-) -> Did:
+def add_did(session: Session, scope: Scope, tenant: Tenant, number: str, *, to_account: str | None = None) -> Did:
+    scope.require(tenant, tenant.id, f"tenant {tenant.name!r}")
+    actor = scope.actor
     errors: dict[str, str] = {}
     if not E164.match(number or ""):
         errors["number"] = f"{number!r} is not an E.164 number"
@@ -29,7 +30,7 @@ def add_did(
     account = None
     if to_account is not None:
         try:
-            account = accounts.by_username(session, tenant, to_account)
+            account = accounts.by_username(session, scope, tenant, to_account)
         except LookupError as exc:
             errors["to_account"] = str(exc)
     if errors:

@@ -8,20 +8,25 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Invalid, NotFound
+from controlplane.errors import Invalid
 from controlplane.models import BillingType, Plan, Tenant, TenantKind
 from controlplane.money import to_decimal
 from controlplane.services import audit
+from controlplane.services.scope import Scope
 
 REALM = re.compile(r"^(?=.{3,190}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$")
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 
-def by_name(session: Session, name: str) -> Tenant:
+def by_name(session: Session, scope: Scope, name: str) -> Tenant:
+    """The tenant called `name`, if `scope` sees it (NotFound alike when it does not exist or is out of scope)."""
     tenant = session.scalar(select(Tenant).where(Tenant.name == name))
-    if tenant is None:
-        raise NotFound(f"tenant {name!r} not found")
-    return tenant
+    return scope.require(tenant, tenant.id if tenant else None, f"tenant {name!r}")
+
+
+def list_tenants(session: Session, scope: Scope) -> list[Tenant]:
+    """The tenants `scope` sees, in id order."""
+    return list(session.scalars(scope.restrict(select(Tenant), Tenant.id).order_by(Tenant.id)))
 
 
 def ancestors(session: Session, tenant: Tenant) -> list[Tenant]:

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from controlplane.models import Cdr, LedgerEntry
+from controlplane.services.scope import Scope
 from fs_standin import CallSpec, FarEnd
 from tests.esl.conftest import balance, headers
 
@@ -265,7 +266,7 @@ def test_inbound_did_rings_its_sip_account(rig, world, session) -> None:
 
     rig.require_standin("rings a registered user through Kamailio's location; no Kamailio fronts this node")
     tenant = session.get(Tenant, world.tenant_id)
-    add_did(session, tenant, "+4930555000", to_account="1000")
+    add_did(session, Scope.operator(), tenant, "+4930555000", to_account="1000")
     session.commit()
     rig.fs.far_ends.add("1000@acme.voice.example.com", FarEnd.answer(after=0.5, hangup_after=20))
     call = from_carrier(rig, session, "carrier-a", "+4930555000")
@@ -289,11 +290,11 @@ def test_calls_in_flight_are_listed_and_hung_up_from_another_process(rig, world,
     call = place(rig, world, "+49891234567")
     wait_answered(call)
     live = LiveCalls.connect()
-    [row] = list_calls(live, {world.tenant_id})
+    [row] = list_calls(live, Scope.operator(), {world.tenant_id})
     assert (row.uuid, row.state, row.caller, row.destination, row.node) == (
         call.uuid, "answered", "+4930111222", "49891234567", rig.node_name)
     assert row.trunk == "carrier-a" and row.answered_at is not None
-    assert list_calls(live, {world.tenant_id + 999}) == []
+    assert list_calls(live, Scope.operator(), {world.tenant_id + 999}) == []
     env = dict(rig.env, CP_FS_NODES=f"{rig.node_name}=127.0.0.1:{rig.fs.inbound_port}:ClueCon")
     listed = subprocess.run([sys.executable, "-m", "controlplane.cli", "calls", "list"], env=env,
                             capture_output=True, text=True, timeout=30)
@@ -305,7 +306,7 @@ def test_calls_in_flight_are_listed_and_hung_up_from_another_process(rig, world,
     cdr = wait_cdr(session, call.uuid)
     assert cdr.disposition == "ANSWERED" and cdr.cost == D("0.01") * cdr.billsec
     time.sleep(0.5)
-    assert list_calls(live, {world.tenant_id}) == []
+    assert list_calls(live, Scope.operator(), {world.tenant_id}) == []
     missing = subprocess.run([sys.executable, "-m", "controlplane.cli", "calls", "hangup", call.uuid], env=env,
                              capture_output=True, text=True, timeout=30)
     assert missing.returncode == 3 and "no call" in missing.stderr
@@ -315,7 +316,7 @@ def test_inbound_did_to_an_external_number_is_routed_and_billed_to_the_did_tenan
     from controlplane.models import Did, DidDestination, Tenant
     from controlplane.services.dids import add_did
 
-    did = add_did(session, session.get(Tenant, world.tenant_id), "+4930555111")
+    did = add_did(session, Scope.operator(), session.get(Tenant, world.tenant_id), "+4930555111")
     did.destination_type, did.destination_value = DidDestination.EXTERNAL, "+12125550100"
     session.commit()
     rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.3, hangup_after=30))

@@ -1,0 +1,77 @@
+"""Who is asking, and which part of the tenant tree they may see: the one place tenant isolation lives.
+
+Every service that lists, fetches, counts, searches or exports tenant-owned objects takes a Scope and
+narrows its query with `scope.restrict(...)` or checks one object with `scope.require(...)`. An object
+outside the scope is NotFound with the same message as a missing one, so nothing tells the two apart.
+
+- SUPERADMIN / ADMIN (and the CLI, `Scope.operator()`): every tenant (`tenant_ids is None`).
+- RESELLER: its own tenant and every tenant below it.
+- CLIENT: its own tenant; a tenant's normal user (not its admin) only its own objects (`user_id`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.orm import Session
+
+from controlplane.errors import NotFound
+from controlplane.models import Role, Tenant, TenantRole, User
+
+
+@dataclass(frozen=True)
+class Scope:
+    actor: str  # what the audit log records: "cli", "user:12", "apikey:3", "system"
+    role: Role
+    tenant_ids: frozenset[int] | None  # None: every tenant
+    user_id: int | None = None  # set for a tenant's normal user: it sees its own objects only
+
+    @classmethod
+    def operator(cls, actor: str = "cli") -> Scope:
+        """The operator's view: the CLI, jobs and the controller act on the whole tree."""
+        return cls(actor=actor, role=Role.SUPERADMIN, tenant_ids=None)
+
+    @property
+    def everything(self) -> bool:
+        return self.tenant_ids is None
+
+    def sees(self, tenant_id: int | None) -> bool:
+        """May this scope see an object of `tenant_id` (None: an operator-wide object, operators only)?"""
+        if self.tenant_ids is None:
+            return True
+        return tenant_id is not None and tenant_id in self.tenant_ids
+
+    def restrict(self, stmt: Select, tenant_column: ColumnElement) -> Select:
+        """`stmt` narrowed to this scope's tenants (unchanged for the operator)."""
+        if self.tenant_ids is None:
+            return stmt
+        return stmt.where(tenant_column.in_(sorted(self.tenant_ids)))
+
+    def require(self, obj: object | None, tenant_id: int | None, what: str) -> object:
+        """`obj` when it exists and this scope sees it; NotFound (`what` not found) otherwise."""
+        if obj is None or not self.sees(tenant_id):
+            raise NotFound(f"{what} not found")
+        return obj
+
+
+def subtree(session: Session, root_id: int) -> frozenset[int]:
+    """`root_id` and every tenant below it (breadth first over parent_id; a cycle cannot loop)."""
+    found = {root_id}
+    frontier = [root_id]
+    while frontier:
+        children = session.scalars(select(Tenant.id).where(Tenant.parent_id.in_(frontier))).all()
+        frontier = [c for c in children if c not in found]
+        found.update(frontier)
+    return frozenset(found)
+
+
+def for_user(session: Session, user: User) -> Scope:
+    """The scope of a portal user or of an API key's owner."""
+    actor = f"user:{user.id}"
+    if user.role in (Role.SUPERADMIN, Role.ADMIN):
+        return Scope(actor=actor, role=user.role, tenant_ids=None)
+    if user.role == Role.RESELLER:
+        return Scope(actor=actor, role=user.role, tenant_ids=subtree(session, user.tenant_id))
+    own = None if user.tenant_role == TenantRole.ADMIN else user.id
+    return Scope(actor=actor, role=user.role, tenant_ids=frozenset({user.tenant_id}), user_id=own)
