@@ -23,8 +23,8 @@ from sqlalchemy import text  # noqa: E402
 
 from controlplane.db import drop_database, get_engine, session_scope  # noqa: E402
 from controlplane.migrate import upgrade  # noqa: E402
-from controlplane.services.deck_cache import DeckCache  # noqa: E402
 from controlplane.services.decks import import_deck  # noqa: E402
+from controlplane.state.deck_cache import DeckCache  # noqa: E402
 
 
 def make_deck(path: Path, count: int, rng: random.Random) -> list[str]:

@@ -47,7 +47,7 @@ def handles_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def _decimal(ctx: click.Context, param: click.Parameter, value: str | None) -> Decimal | None:
     if value is None:
         return None
-    from controlplane.money import to_decimal
+    from controlplane.core.money import to_decimal
 
     try:
         return to_decimal(value, param.name or "value")
@@ -335,7 +335,7 @@ def did_add(tenant_name: str, number: str, to_account: str | None) -> None:
 @handles_errors
 def quote(tenant_name: str, number: str, billsec: int, account: str | None) -> None:
     """Dry run of rating and routing for a call: one JSON object on stdout."""
-    from controlplane.numbers import InvalidNumber
+    from controlplane.core.numbers import InvalidNumber
     from controlplane.services import accounts
     from controlplane.services.pricing import quote as make_quote
     from controlplane.services.tenants import by_name
@@ -651,7 +651,7 @@ def calls() -> None:
 @handles_errors
 def calls_list(tenant_name: str | None) -> None:
     from controlplane.services.call_control import list_calls
-    from controlplane.services.live_calls import LiveCalls
+    from controlplane.state.live_calls import LiveCalls
 
     tenant_ids = None
     if tenant_name:
@@ -672,10 +672,11 @@ def calls_list(tenant_name: str | None) -> None:
 @handles_errors
 def calls_hangup(uuid: str, cause: str) -> None:
     """Hang a call up on its media node (python-ESL, uuid_kill)."""
+    from controlplane.freeswitch.esl_client import api
     from controlplane.services.call_control import hangup_call
-    from controlplane.services.live_calls import LiveCalls
+    from controlplane.state.live_calls import LiveCalls
 
-    click.echo(hangup_call(LiveCalls.connect(), uuid, cause))
+    click.echo(hangup_call(LiveCalls.connect(), uuid, api, cause))
 
 
 @main.command()
@@ -685,12 +686,13 @@ def worker(once: bool, interval: float) -> None:
     """Background work: write CDRs spooled while MariaDB was unreachable."""
     import time
 
-    from controlplane.services.cdrs import Spool
+    from controlplane.cdr_delivery import drain
+    from controlplane.state.spool import Spool
 
     spool = Spool.default()
     while True:
         try:
-            counts = spool.drain()
+            counts = drain(spool)
         except Exception as exc:  # noqa: BLE001 - Redis down: try again next pass
             click.echo(f"spool: not drained ({exc})", err=True)
             if once:

@@ -17,6 +17,10 @@ class NotFound(DomainError, LookupError):
     pass
 
 
+class NodeError(DomainError):
+    """A media node could not be reached, or refused a command."""
+
+
 class Invalid(DomainError):
     """Bad input: `errors` maps a field (or a CSV line) to what is wrong with it."""
 

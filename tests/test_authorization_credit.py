@@ -8,10 +8,10 @@ from decimal import Decimal as D
 
 import pytest
 
-from controlplane.authorization import AuthorizationInput, Caller, Refusal, authorize, identify
-from controlplane.credit import RunningCall, available_for_new_call, budget, deadline, spent_by
-from controlplane.fs_cdr import is_b_leg, record_from_variables
-from controlplane.rating import RateMatch, RateRow, RatingContext, dump_match, price_call
+from controlplane.core.authorization import AuthorizationInput, Caller, Refusal, authorize, identify
+from controlplane.core.credit import RunningCall, available_for_new_call, budget, deadline, spent_by
+from controlplane.core.rating import RateMatch, RateRow, RatingContext, dump_match, price_call
+from controlplane.freeswitch.cdr_variables import is_b_leg, record_from_variables
 
 
 def test_identify_needs_complete_trusted_headers() -> None:

@@ -114,7 +114,7 @@ def test_a_body_that_is_not_a_cdr_is_refused_with_400(client, session, body: byt
 def test_profile_times_compute_billsec_as_freeswitch_does() -> None:
     """Times shaped as in b_bridge_answered_farend_hangs_up: Caller-Channel-*-Time, and the socket app's
     EXECUTE_COMPLETE stamp standing in while Hangup-Time still reads 0."""
-    from controlplane.fs_cdr import profile_times
+    from controlplane.freeswitch.cdr_variables import profile_times
 
     created, answered, hung_up = 1795364493791380, 1795364494311383, 1795364497331391
     seen = {"Caller-Channel-Created-Time": str(created), "Caller-Channel-Answered-Time": str(answered),
@@ -133,8 +133,8 @@ def test_profile_times_compute_billsec_as_freeswitch_does() -> None:
 def test_a_call_answered_and_ended_in_the_same_second_is_answered_and_pays_its_first_block() -> None:
     """billsec 0 (end_epoch - answer_epoch in whole seconds) with an answer time: ANSWERED, charged, on the
     push path too, where the attempts were set on the channel before the answer."""
-    from controlplane.fs_cdr import record_from_variables
-    from controlplane.rating import PrefixIndex, RateRow, RatingContext, dump_match, find_rate
+    from controlplane.core.rating import PrefixIndex, RateRow, RatingContext, dump_match, find_rate
+    from controlplane.freeswitch.cdr_variables import record_from_variables
 
     ctx = RatingContext(currency="EUR",
                         plan_decks=[PrefixIndex([RateRow("49", "Germany", D("0.60"), 60, 60, D("0.05"))])])

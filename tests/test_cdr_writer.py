@@ -8,11 +8,12 @@ import gevent
 import pytest
 from sqlalchemy import func, select
 
-from controlplane.cdr import CallRecord
+from controlplane.cdr_delivery import drain, try_write, try_write_many
+from controlplane.core.cdr import CallRecord
 from controlplane.esl.cdr_writer import BatchWriter
 from controlplane.models import Cdr, LedgerEntry, Tenant
 from controlplane.services import ledger
-from controlplane.services.cdrs import DUPLICATE, WRITTEN, try_write, try_write_many
+from controlplane.services.cdrs import DUPLICATE, WRITTEN
 from controlplane.services.tenants import create_tenant, ensure_operator
 
 
@@ -84,7 +85,7 @@ def test_with_redis_down_too_records_wait_on_disk_and_are_written_once(session, 
     """MariaDB and Redis both gone at hang-up: the record goes to a file; the worker writes it once."""
     import redis
 
-    from controlplane.services.cdrs import Spool
+    from controlplane.state.spool import Spool
     from controlplane.testing.net import free_port
 
     dead = redis.Redis(host="127.0.0.1", port=free_port(), socket_timeout=0.5, socket_connect_timeout=0.5)
@@ -94,9 +95,9 @@ def test_with_redis_down_too_records_wait_on_disk_and_are_written_once(session, 
     spool.put(record("spool-disk-2", tenants[0], "0.10"))
     assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["spool-disk-1.json", "spool-disk-2.json"]
     back = Spool(None, "cp:test:spool", tmp_path / "spool")  # the worker, Redis still away
-    assert back.drain() == {WRITTEN: 2, DUPLICATE: 0}
+    assert drain(back) == {WRITTEN: 2, DUPLICATE: 0}
     assert state(session, tenants[0]) == (D("9.50"), D("9.50"), 2)
     spool.put(first)  # the same record again (a retry after a crash): kept once, charged once
-    assert back.drain() == {WRITTEN: 0, DUPLICATE: 1}
+    assert drain(back) == {WRITTEN: 0, DUPLICATE: 1}
     assert state(session, tenants[0]) == (D("9.50"), D("9.50"), 2)
     assert back.size() == 0

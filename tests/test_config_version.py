@@ -16,16 +16,17 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from controlplane.authorization import Caller
+from controlplane.core.authorization import Caller
 from controlplane.db import session_scope
 from controlplane.models import DeckKind, LedgerKind, Role, SipAccount, Status, Tenant, User
-from controlplane.services import carriers, config_version, decks, dids, ledger, plans
+from controlplane.services import carriers, decks, dids, ledger, plans
 from controlplane.services.accounts import create_sip_account
 from controlplane.services.call_decisions import Decision, DecisionCache, Reading, decide
-from controlplane.services.deck_cache import DeckCache
-from controlplane.services.live_calls import LiveCalls
 from controlplane.services.scope import Scope
 from controlplane.services.tenants import create_tenant, ensure_operator
+from controlplane.state import config_version
+from controlplane.state.deck_cache import DeckCache
+from controlplane.state.live_calls import LiveCalls
 
 TTL = 3600.0
 NUMBER = "+4930123456"

@@ -49,8 +49,8 @@ def test_a_kept_balance_is_read_again_once_a_ledger_commit_bumps_its_version(ses
 
     from controlplane.models import LedgerKind
     from controlplane.services import ledger
-    from controlplane.services.live_calls import LiveCalls
     from controlplane.services.tenants import create_tenant, ensure_operator
+    from controlplane.state.live_calls import LiveCalls
 
     ensure_operator(session)
     tenant = create_tenant(session, name="acme", realm="acme.example.com")
@@ -80,9 +80,10 @@ def test_a_balance_this_process_changes_follows_in_its_cache_unless_someone_else
     from decimal import Decimal as D
 
     from controlplane.models import LedgerKind
-    from controlplane.services import ledger, money_version
-    from controlplane.services.live_calls import LiveCalls
+    from controlplane.services import ledger
     from controlplane.services.tenants import create_tenant, ensure_operator
+    from controlplane.state import money_version
+    from controlplane.state.live_calls import LiveCalls
 
     ensure_operator(session)
     tenant = create_tenant(session, name="acme", realm="acme.example.com")

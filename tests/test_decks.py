@@ -7,12 +7,12 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
-from controlplane.decks import parse_deck
+from controlplane.core.decks import parse_deck
 from controlplane.errors import Invalid
 from controlplane.models import Rate, RateDeck
 from controlplane.services.carriers import create_carrier
-from controlplane.services.deck_cache import DeckCache
 from controlplane.services.decks import export_deck, import_deck
+from controlplane.state.deck_cache import DeckCache
 
 GOOD = """prefix,destination,rate,initblock,billingblock,connectcharge
 9,Turkey other,0.10,60,60,0

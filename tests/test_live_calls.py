@@ -6,7 +6,7 @@ import json
 import math
 import time
 
-from controlplane.services.live_calls import ACCOUNT_FULL, ADMITTED, TENANT_FULL, LiveCalls
+from controlplane.state.live_calls import ACCOUNT_FULL, ADMITTED, TENANT_FULL, LiveCalls
 
 T, A = 987_007, 987_003  # ids no other test's tenants or accounts reach
 

@@ -6,9 +6,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from controlplane.numbers import DialPlan, InvalidNumber, strip_then_add, to_e164, to_national
-from controlplane.rating import PrefixIndex, RateRow
-from controlplane.routing import RouteRequest, TrunkInfo, lcr_order
+from controlplane.core.numbers import DialPlan, InvalidNumber, strip_then_add, to_e164, to_national
+from controlplane.core.rating import PrefixIndex, RateRow
+from controlplane.core.routing import RouteRequest, TrunkInfo, lcr_order
 
 DE = DialPlan(country_code="49", international_prefix="00", national_prefix="0")
 US = DialPlan(country_code="1", international_prefix="011", national_prefix="1")

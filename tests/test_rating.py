@@ -7,7 +7,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from controlplane.rating import (
+from controlplane.core.rating import (
     Margin,
     OfferWindow,
     PrefixIndex,
@@ -97,7 +97,7 @@ def test_unanswered_call_is_never_charged(billsec: int) -> None:
 
 
 def test_cdr_record_bills_by_its_disposition() -> None:
-    from controlplane.cdr import CallRecord
+    from controlplane.core.cdr import CallRecord
 
     match, context = RateMatch("plan", row(connect_charge=D("0.10"))), RatingContext()
     answered = CallRecord(uuid="a", direction="outbound", billsec=0, disposition="ANSWERED")
@@ -202,7 +202,7 @@ def test_custom_rate_takes_no_plan_markup() -> None:
 
 
 def test_credit_deadline_agrees_with_the_charge() -> None:
-    from controlplane.credit import RunningCall, deadline
+    from controlplane.core.credit import RunningCall, deadline
 
     r = row(rate="0.60", init_block=30, billing_block=6)
     context = ctx()
@@ -215,7 +215,7 @@ def test_credit_deadline_agrees_with_the_charge() -> None:
 
 
 def test_first_block_decides_whether_a_call_may_start() -> None:
-    from controlplane.credit import first_block_cost
+    from controlplane.core.credit import first_block_cost
 
     r = row(rate="0.60", init_block=60, billing_block=60)
     assert first_block_cost(RateMatch("plan", r), ctx()) == D("0.60")

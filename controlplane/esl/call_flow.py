@@ -13,18 +13,18 @@ from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from controlplane.authorization import Refusal, identify, refuse
-from controlplane.cdr import CallRecord
-from controlplane.credit import burn_terms
+from controlplane.core.authorization import Refusal, identify, refuse
+from controlplane.core.cdr import CallRecord
+from controlplane.core.credit import burn_terms
+from controlplane.core.numbers import strip_then_add
+from controlplane.core.routing import Route
 from controlplane.db import session_scope
 from controlplane.esl.channel import CallChannel, Gone, sip_headers
 from controlplane.esl.context import ControllerContext
 from controlplane.esl.events import Event, Variables
-from controlplane.fs_cdr import profile_times, record_from_variables, sip_code
-from controlplane.numbers import strip_then_add
-from controlplane.routing import Route
+from controlplane.freeswitch.cdr_variables import profile_times, record_from_variables, sip_code
 from controlplane.services.call_decisions import Decision, decide
-from controlplane.services.live_calls import ACCOUNT_FULL, ADMITTED
+from controlplane.state.live_calls import ACCOUNT_FULL, ADMITTED
 
 log = logging.getLogger(__name__)
 

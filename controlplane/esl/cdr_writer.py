@@ -18,8 +18,8 @@ import gevent
 from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 
-from controlplane.cdr import CallRecord
-from controlplane.services.cdrs import write_all_once
+from controlplane.cdr_delivery import write_all_once
+from controlplane.core.cdr import CallRecord
 
 log = logging.getLogger(__name__)
 

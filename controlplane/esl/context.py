@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Histogram
 
-from controlplane.cdr import CallRecord
-from controlplane.clock import Clock
-from controlplane.routing import TrunkInfo
+from controlplane.core.cdr import CallRecord
+from controlplane.core.routing import TrunkInfo
+from controlplane.esl.clock import Clock
 from controlplane.services.call_decisions import DecisionCache
-from controlplane.services.live_calls import LiveCalls
 from controlplane.settings import Settings
+from controlplane.state.live_calls import LiveCalls
 
 DECISION_SECONDS = Histogram("cp_call_decision_seconds", "From the ESL connect to the call's first command")
 CALLS = Counter("cp_calls_total", "Calls handled by this controller")

@@ -7,20 +7,20 @@ import logging
 import gevent
 from gevent.server import StreamServer
 
-from controlplane.clock import Clock
 from controlplane.db import get_engine
 from controlplane.esl.call_flow import CallFlow
 from controlplane.esl.cdr_writer import BatchWriter
 from controlplane.esl.channel import CallChannel
+from controlplane.esl.clock import Clock
 from controlplane.esl.context import ControllerContext, DialStrings
 from controlplane.esl.events import ControllerSession
 from controlplane.esl.sync import ChannelSync
 from controlplane.esl.timers import BalanceTimers
-from controlplane.services import money_version
 from controlplane.services.call_control import registered_addresses
 from controlplane.services.call_decisions import DecisionCache
-from controlplane.services.live_calls import LiveCalls
 from controlplane.settings import Settings, get_settings
+from controlplane.state import money_version
+from controlplane.state.live_calls import LiveCalls
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import gevent
 
-from controlplane.cdr import CallRecord
+from controlplane.core.cdr import CallRecord
+from controlplane.core.rating import load_match
 from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
-from controlplane.rating import load_match
 from controlplane.services.call_control import registered_addresses
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from gevent import Greenlet
 from gevent.lock import RLock
 from sqlalchemy.exc import InterfaceError, NoResultFound, OperationalError
 
-from controlplane.credit import HORIZON, deadline
+from controlplane.core.credit import HORIZON, deadline
 from controlplane.db import session_scope
 from controlplane.esl.channel import Gone
 from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api

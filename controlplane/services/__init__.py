@@ -6,4 +6,4 @@ its version bump) always commit together.
 
 # Registers the session events that bump the config version after a commit that changed what
 # call decisions read, for every process that writes through these services.
-from controlplane.services import config_version  # noqa: F401
+from controlplane.state import config_version  # noqa: F401

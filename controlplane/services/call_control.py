@@ -1,21 +1,18 @@
-"""Calls in flight, from any process: list them (Redis) and hang one up on its node.
+"""Calls in flight, from any process: list them (live state) and hang one up on its node.
 
-The web app and the CLI are plain (non-gevent) processes, so they talk to FreeSWITCH with
-FreeSWITCH's own python-ESL binding: one short inbound connection per command.
+The ESL command goes through the `api` the adapter hands in (controlplane.freeswitch.esl_client for the
+web app and the CLI, plain non-gevent processes: one short inbound connection per command).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from controlplane.errors import DomainError, NotFound
+from controlplane.errors import NodeError, NotFound
 from controlplane.esl.nodes import NodeAddress
-from controlplane.services.live_calls import LiveCalls
 from controlplane.services.scope import Scope
-
-
-class NodeError(DomainError):
-    pass
+from controlplane.state.live_calls import LiveCalls
 
 
 @dataclass(frozen=True)
@@ -57,19 +54,6 @@ def list_calls(live: LiveCalls, scope: Scope, tenant_ids: set[int] | None = None
     return [LiveCall.from_redis(info) for info in live.details(uuids)]
 
 
-def esl_api(node: NodeAddress, command: str, timeout_ms: int = 3000) -> str:
-    import ESL  # FreeSWITCH's binding; built by scripts/bootstrap.sh
-
-    conn = ESL.ESLconnection(node.host, str(node.port), node.password)
-    if not conn.connected():
-        raise NodeError(f"media node {node.name} ({node.host}:{node.port}) is not reachable")
-    try:
-        reply = conn.api(command)
-        return reply.getBody() if reply is not None else ""
-    finally:
-        conn.disconnect()
-
-
 def registered_addresses() -> dict[str, NodeAddress]:
     """`nodes.node_addresses` in a short read-only session of its own, for plain processes."""
     from controlplane.db import session_scope
@@ -79,7 +63,7 @@ def registered_addresses() -> dict[str, NodeAddress]:
         return node_addresses(session)
 
 
-def hangup_call(live: LiveCalls, uuid: str, cause: str = "NORMAL_CLEARING",
+def hangup_call(live: LiveCalls, uuid: str, api: Callable[[NodeAddress, str], str], cause: str = "NORMAL_CLEARING",
                 nodes: dict[str, NodeAddress] | None = None) -> str:
     """`uuid_kill` on the node that has the call; the CDR then follows the usual path."""
     info = live.get(uuid)
@@ -91,7 +75,7 @@ def hangup_call(live: LiveCalls, uuid: str, cause: str = "NORMAL_CLEARING",
     if node is None:
         raise NodeError(f"call {uuid} runs on node {info.get('node')!r}, which has no ESL address "
                         "(`controlplane node list`; CP_FS_NODES when no node is registered)")
-    result = esl_api(node, f"uuid_kill {uuid} {cause}").strip()
+    result = api(node, f"uuid_kill {uuid} {cause}").strip()
     if not result.startswith("+OK"):
         raise NodeError(f"node {node.name} refused: {result}")
     return result

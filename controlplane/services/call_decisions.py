@@ -24,8 +24,11 @@ from functools import cached_property
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from controlplane.authorization import AuthorizationInput, Caller, Refusal, authorize, csv_list, refuse
-from controlplane.credit import available_for_new_call, budget, first_block_cost
+from controlplane.core.authorization import AuthorizationInput, Caller, Refusal, authorize, csv_list, refuse
+from controlplane.core.credit import available_for_new_call, budget, first_block_cost
+from controlplane.core.numbers import DialPlan, InvalidNumber, clean, strip_then_add, to_e164
+from controlplane.core.rating import RateMatch, RatingContext, dump_match, find_rate
+from controlplane.core.routing import Route, lcr_order
 from controlplane.db import session_scope
 from controlplane.models import (
     BillingType,
@@ -38,11 +41,6 @@ from controlplane.models import (
     Status,
     Tenant,
 )
-from controlplane.numbers import DialPlan, InvalidNumber, clean, strip_then_add, to_e164
-from controlplane.rating import RateMatch, RatingContext, dump_match, find_rate
-from controlplane.routing import Route, lcr_order
-from controlplane.services.deck_cache import DECKS, DeckCache, DeckReader
-from controlplane.services.live_calls import LiveCalls, Snapshot
 from controlplane.services.pricing import (
     RoutingView,
     dial_plan,
@@ -53,6 +51,8 @@ from controlplane.services.pricing import (
 )
 from controlplane.services.tenants import ancestors
 from controlplane.settings import get_settings
+from controlplane.state.deck_cache import DECKS, DeckCache, DeckReader
+from controlplane.state.live_calls import LiveCalls, Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from controlplane.decks import COLUMNS, DeckLine, parse_deck
+from controlplane.core.decks import COLUMNS, DeckLine, parse_deck
+from controlplane.core.money import plain
 from controlplane.errors import Invalid, NotFound
 from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck
-from controlplane.money import plain
-from controlplane.services import audit, config_version
+from controlplane.services import audit
+from controlplane.state import config_version
 
 Progress = Callable[[int, int], None]
 BATCH = 5000

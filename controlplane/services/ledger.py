@@ -10,11 +10,12 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from controlplane.core.money import ZERO, to_decimal
 from controlplane.errors import Invalid, NotFound
 from controlplane.models import LedgerEntry, LedgerKind, Tenant
 from controlplane.models.base import utcnow
-from controlplane.money import ZERO, to_decimal
-from controlplane.services import audit, money_version
+from controlplane.services import audit
+from controlplane.state import money_version
 
 LEDGER_INSERT = LedgerEntry.__table__.insert()
 BALANCE_UPDATE = (

@@ -7,9 +7,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controlplane.core.money import to_decimal
 from controlplane.errors import Invalid
 from controlplane.models import Plan, PlanDeck, RateDeck
-from controlplane.money import to_decimal
 from controlplane.services import audit
 
 

@@ -13,6 +13,20 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controlplane.core.money import plain, round_money
+from controlplane.core.numbers import DialPlan, to_e164
+from controlplane.core.rating import (
+    CallPrice,
+    Margin,
+    OfferWindow,
+    RateMatch,
+    RatingContext,
+    charged_seconds,
+    find_rate,
+    price_call,
+    unrounded_cost,
+)
+from controlplane.core.routing import Route, RouteRequest, TrunkInfo, lcr_order
 from controlplane.errors import NotFound
 from controlplane.models import (
     BlockedPrefix,
@@ -25,23 +39,9 @@ from controlplane.models import (
     Tenant,
     TrunkGroupMember,
 )
-from controlplane.money import plain, round_money
-from controlplane.numbers import DialPlan, to_e164
-from controlplane.rating import (
-    CallPrice,
-    Margin,
-    OfferWindow,
-    RateMatch,
-    RatingContext,
-    charged_seconds,
-    find_rate,
-    price_call,
-    unrounded_cost,
-)
-from controlplane.routing import Route, RouteRequest, TrunkInfo, lcr_order
-from controlplane.services.deck_cache import DECKS, DeckCache
 from controlplane.services.tenants import ancestors, plan_for
 from controlplane.settings import get_settings
+from controlplane.state.deck_cache import DECKS, DeckCache
 
 
 def dial_plan(tenant: Tenant) -> DialPlan:

@@ -8,9 +8,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controlplane.core.money import to_decimal
 from controlplane.errors import Invalid
 from controlplane.models import BillingType, Plan, Tenant, TenantKind
-from controlplane.money import to_decimal
 from controlplane.services import audit
 from controlplane.services.scope import Scope
 

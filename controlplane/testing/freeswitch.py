@@ -12,9 +12,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from controlplane.errors import NodeError
 from controlplane.esl.nodes import NodeAddress
+from controlplane.freeswitch.esl_client import api
 from controlplane.freeswitch.render import render
-from controlplane.services.call_control import NodeError, esl_api
 from controlplane.settings import Settings
 from controlplane.testing.net import free_port
 
@@ -72,7 +73,7 @@ class LocalFreeSwitch:
         raise TimeoutError(f"freeswitch did not answer ESL on 127.0.0.1:{self.esl_port} within {timeout}s")
 
     def api(self, command: str) -> str:
-        return esl_api(NodeAddress(self.node_name, "127.0.0.1", self.esl_port, self.settings.esl_password), command)
+        return api(NodeAddress(self.node_name, "127.0.0.1", self.esl_port, self.settings.esl_password), command)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

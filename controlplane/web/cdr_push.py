@@ -10,9 +10,9 @@ from urllib.parse import unquote, unquote_to_bytes
 
 from flask import Blueprint, abort, current_app, jsonify, request
 
-from controlplane.fs_cdr import is_b_leg, record_from_variables
-from controlplane.services.cdrs import write_once
-from controlplane.services.live_calls import LiveCalls
+from controlplane.cdr_delivery import write_once
+from controlplane.freeswitch.cdr_variables import is_b_leg, record_from_variables
+from controlplane.state.live_calls import LiveCalls
 
 log = logging.getLogger(__name__)
 

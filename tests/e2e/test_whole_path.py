@@ -12,9 +12,9 @@ from decimal import Decimal as D
 
 from sqlalchemy import func, select
 
+from controlplane.core.money import round_money
 from controlplane.db import session_scope
 from controlplane.models import Cdr, LedgerEntry, Tenant
-from controlplane.money import round_money
 from controlplane.testing.lab import carrier_scenario, start_sipp_uas
 from tests.e2e.conftest import CARRIER_IP, PHONES, RETAIL, Stack, wait_for
 

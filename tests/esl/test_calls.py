@@ -52,7 +52,7 @@ def from_carrier(rig, session, carrier_name: str, destination: str) -> object:
 
 def wait_answered(call, timeout: float = 30.0) -> None:
     """Until the controller has seen the call answered (its live state), on either node's clock."""
-    from controlplane.services.live_calls import LiveCalls
+    from controlplane.state.live_calls import LiveCalls
 
     live = LiveCalls.connect()
     deadline = time.time() + timeout
@@ -284,7 +284,7 @@ def test_calls_in_flight_are_listed_and_hung_up_from_another_process(rig, world,
     import sys
 
     from controlplane.services.call_control import list_calls
-    from controlplane.services.live_calls import LiveCalls
+    from controlplane.state.live_calls import LiveCalls
 
     rig.fs.far_ends.add("127.0.0.1:5071", FarEnd.answer(after=0.2))
     call = place(rig, world, "+49891234567")

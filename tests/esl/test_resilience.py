@@ -17,10 +17,10 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from controlplane.cdr import CallRecord
-from controlplane.fs_cdr import record_from_variables
+from controlplane.core.cdr import CallRecord
+from controlplane.freeswitch.cdr_variables import record_from_variables
 from controlplane.models import Cdr, LedgerEntry
-from controlplane.services.cdrs import Spool
+from controlplane.state.spool import Spool
 from fs_standin import CallSpec, FarEnd
 from tests.esl.conftest import CDR_PASSWORD, CDR_USER, balance, headers
 from tests.esl.test_calls import wait_cdr

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from controlplane.cli import main
+from controlplane.core.routing import TrunkInfo
 from controlplane.esl.context import DialStrings
 from controlplane.freeswitch.render import render
-from controlplane.routing import TrunkInfo
 from controlplane.settings import Settings
 from controlplane.testing.freeswitch import NOT_INSTALLED, LocalFreeSwitch, freeswitch_binary
 from controlplane.testing.net import free_port

@@ -27,10 +27,10 @@ from decimal import Decimal
 
 import redis
 
-from controlplane.credit import RunningCall, bound_at
-from controlplane.rating import RateMatch, RatingContext, client_factor, load_match
-from controlplane.services import config_version
+from controlplane.core.credit import RunningCall, bound_at
+from controlplane.core.rating import RateMatch, RatingContext, client_factor, load_match
 from controlplane.settings import get_settings
+from controlplane.state import config_version
 
 # Admission and every write it implies, in one round trip. KEYS: 1 account calls, 2 tenant calls,
 # 3 call hash, 4 all calls, 5 node calls, 6 tenant billing, 7 tenant burn, 8 rating.

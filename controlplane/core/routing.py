@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from controlplane.rating import PrefixIndex, RateRow
+from controlplane.core.rating import PrefixIndex, RateRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from controlplane.money import ZERO, precision_for
-from controlplane.rating import HUNDRED, SIXTY, RateMatch, RatingContext, client_cost, client_factor, price_call
+from controlplane.core.money import ZERO, precision_for
+from controlplane.core.rating import HUNDRED, SIXTY, RateMatch, RatingContext, client_cost, client_factor, price_call
 
 HORIZON = 86_400  # no call runs longer than a day without a fresh decision
 

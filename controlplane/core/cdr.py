@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from controlplane.rating import CallPrice, RateMatch, RatingContext, price_call
+from controlplane.core.rating import CallPrice, RateMatch, RatingContext, price_call
 
 BUSY_CAUSES = {"USER_BUSY"}
 NO_ANSWER_CAUSES = {"NO_ANSWER", "NO_USER_RESPONSE", "ORIGINATOR_CANCEL", "ALLOTTED_TIMEOUT", "PROGRESS_TIMEOUT"}

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from controlplane.money import ZERO, round_money
+from controlplane.core.money import ZERO, round_money
 
 SIXTY = Decimal(60)
 HUNDRED = Decimal(100)

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from controlplane.money import ZERO
+from controlplane.core.money import ZERO
 
 # Trusted headers stamped by Kamailio (and stripped there when they arrive from outside).
 H_ACCOUNT = "X-CP-Account"

@@ -11,8 +11,8 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 
-from controlplane.cdr import CallRecord, disposition
-from controlplane.rating import RateMatch, RatingContext, load_match
+from controlplane.core.cdr import CallRecord, disposition
+from controlplane.core.rating import RateMatch, RatingContext, load_match
 
 
 def _int(value: str | None) -> int | None:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controlplane.core.rating import PrefixIndex, RateRow
 from controlplane.models import Rate, RateDeck
-from controlplane.rating import PrefixIndex, RateRow
 from controlplane.settings import get_settings
 
 
