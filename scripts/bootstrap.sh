@@ -2,6 +2,7 @@
 # One entry point for a fresh Debian 12 machine (and every later run: each step is idempotent).
 #   scripts/bootstrap.sh up     install everything, migrate, ensure an admin, start the stack
 #   scripts/bootstrap.sh test   install everything, then run the whole test suite
+#   scripts/bootstrap.sh down   stop what `up` started (web, Kamailio, controller, worker, the firewall table)
 #   scripts/bootstrap.sh install  only the install steps
 set -euo pipefail
 
@@ -131,7 +132,33 @@ start_kamailio() {
   esac
 }
 
+# Stop what `up` started (MariaDB and Redis stay: they may serve more than this stack).
+stop_pidfile() {
+  local name=$1 pidfile=$2 pid
+  if [ -f "$pidfile" ] && pid=$(cat "$pidfile") && kill -0 "$pid" 2>/dev/null; then
+    say "$name: stopping (pid $pid)"
+    kill "$pid"
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  else
+    say "$name: not running"
+  fi
+  rm -f "$pidfile"
+}
+
+stop_all() {
+  stop_pidfile worker "$VAR/worker.pid"
+  stop_pidfile controller "$VAR/controller.pid"
+  stop_pidfile kamailio "${CP_KAMAILIO_RUN_DIR:-$VAR/kamailio}/kamailio.pid"
+  stop_pidfile web "$VAR/web.pid"
+  if [ -x "$VENV/bin/controlplane" ] && [ "$(id -u)" -eq 0 ] && command -v nft >/dev/null 2>&1; then
+    "$VENV/bin/controlplane" kamailio firewall --remove >/dev/null 2>&1 && say "firewall: removed" || true
+  fi
+}
+
 case "${1:-}" in
+  down)
+    stop_all ;;
   install)
     install_all ;;
   up)
@@ -151,5 +178,5 @@ case "${1:-}" in
     "$VENV/bin/ruff" check controlplane fs_standin tests bench setup.py
     exec "$VENV/bin/python" -m pytest "$@" ;;
   *)
-    echo "usage: $0 up|test|install" >&2; exit 2 ;;
+    echo "usage: $0 up|down|test|install" >&2; exit 2 ;;
 esac
