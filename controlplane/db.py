@@ -38,10 +38,15 @@ def _sessions_for(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+def new_session(url: str | None = None) -> Session:
+    """A Session on the process's one engine for `url` (the caller closes it)."""
+    return _sessions_for(get_engine(url))()
+
+
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error."""
-    session = _sessions_for(get_engine(url))()
+    session = new_session(url)
     try:
         yield session
         session.commit()

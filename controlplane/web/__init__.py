@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 from flask import Flask, jsonify
-from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import text
 
 from controlplane.errors import DomainError, Invalid, outcome
-from controlplane.models import Base
 from controlplane.settings import get_settings
-
-db = SQLAlchemy(model_class=Base)
+from controlplane.web import session as db_session
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     settings = get_settings()
     app = Flask(__name__)
     app.config.update(
-        SQLALCHEMY_DATABASE_URI=settings.database_url,
-        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True, "pool_recycle": 3600},
+        DATABASE_URL=settings.database_url,
         SECRET_KEY=settings.secret_key,
         # mod_json_cdr's `cred` (user:password); empty accepts unauthenticated posts (loopback labs).
         CDR_PUSH_CREDENTIALS=f"{settings.cdr_user}:{settings.cdr_password}" if settings.cdr_user else "",
     )
     app.config.update(overrides or {})
-    db.init_app(app)
+    db_session.init_app(app)
 
     from controlplane.web.cdr_push import bp as cdr_push
 
@@ -44,7 +40,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         checks = {}
         try:
-            db.session.execute(text("SELECT 1"))
+            db_session.current().execute(text("SELECT 1"))
             checks["mariadb"] = "ok"
         except Exception as exc:  # noqa: BLE001 - health reports, never raises
             checks["mariadb"] = f"error: {exc.__class__.__name__}"

@@ -1,0 +1,26 @@
+"""The request's Session, on the same engine (controlplane.db) as everything else in the process: one pool,
+whether a route reads through it or the CDR push writes through controlplane.cdr_delivery."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g
+from sqlalchemy.orm import Session
+
+from controlplane.db import new_session
+
+
+def current() -> Session:
+    """This request's Session, opened on first use; closed (uncommitted work rolled back) at teardown."""
+    if "db_session" not in g:
+        g.db_session = new_session(current_app.config["DATABASE_URL"])
+    return g.db_session
+
+
+def init_app(app: Flask) -> None:
+    @app.teardown_appcontext
+    def _close(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
