@@ -71,12 +71,6 @@ install_python() {
   else
     say "python: dependencies up to date"
   fi
-  if ! "$VENV/bin/python" -c "import ESL" >/dev/null 2>&1; then
-    # python-ESL's SWIG bindings only build with SWIG 3.0.12 (from PyPI, into the venv's bin).
-    say "python: building python-ESL with SWIG 3.0.12"
-    "$VENV/bin/pip" install -q "swig==3.0.12"
-    PATH="$VENV/bin:$PATH" "$VENV/bin/pip" install -q --no-build-isolation python-ESL
-  fi
 }
 
 prepare_database() {

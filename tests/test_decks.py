@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import func, select
 
 from controlplane.core.decks import parse_deck
-from controlplane.errors import Invalid
-from controlplane.models import Rate, RateDeck
+from controlplane.errors import Invalid, NotFound
+from controlplane.models import AuditLog, Rate, RateDeck, Role
 from controlplane.services.carriers import create_carrier
-from controlplane.services.decks import export_deck, import_deck
+from controlplane.services.decks import export_deck, import_deck, set_default_deck
+from controlplane.services.scope import Scope
 from controlplane.state.deck_cache import DeckCache
 
 GOOD = """prefix,destination,rate,initblock,billingblock,connectcharge
@@ -135,3 +136,27 @@ def test_deck_cache_rebuilds_only_when_the_version_changes(session) -> None:
     now[0] = 12.0
     cache.index(session, deck_id)
     assert cache.loads == 2
+
+
+def test_set_default_leaves_one_default_and_an_audit_entry(session) -> None:
+    import_deck(session, "retail", GOOD.splitlines(keepends=True))
+    import_deck(session, "fallback", GOOD.splitlines(keepends=True))
+    set_default_deck(session, Scope.operator(), "retail")
+    set_default_deck(session, Scope.operator("user:7"), "fallback")
+    session.commit()
+    assert session.scalars(select(RateDeck.name).where(RateDeck.is_default.is_(True))).all() == ["fallback"]
+    entries = session.scalars(select(AuditLog).where(AuditLog.action == "deck.set_default").order_by(AuditLog.id))
+    assert [(e.actor, e.entity, e.entity_id, e.details) for e in entries] == [
+        ("cli", "rate_deck", str(_id(session, "retail")), {"name": "retail", "previous": []}),
+        ("user:7", "rate_deck", str(_id(session, "fallback")), {"name": "fallback", "previous": ["retail"]}),
+    ]
+
+
+def test_set_default_of_a_missing_deck_or_by_a_tenant_scope_is_not_found(session) -> None:
+    import_deck(session, "retail", GOOD.splitlines(keepends=True))
+    reseller = Scope(actor="user:3", role=Role.RESELLER, tenant_ids=frozenset({1}))
+    for scope, name in ((Scope.operator(), "nope"), (reseller, "retail")):
+        with pytest.raises(NotFound, match=f"rate deck {name!r} not found"):
+            set_default_deck(session, scope, name)
+    assert session.scalar(select(func.count()).select_from(AuditLog)) == 1  # the import's entry only
+    assert not session.scalar(select(RateDeck.is_default).where(RateDeck.name == "retail"))

@@ -15,7 +15,9 @@ import gevent
 
 from controlplane.core.cdr import CallRecord
 from controlplane.core.rating import load_match
-from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
+from controlplane.errors import NodeError
+from controlplane.esl.nodes import NodeAddress
+from controlplane.freeswitch.esl_client import apis
 from controlplane.services.call_control import registered_addresses
 
 if TYPE_CHECKING:
@@ -73,8 +75,8 @@ class ChannelSync:
     def _sync_node(self, name: str, node: NodeAddress, uuids: list[str]) -> list[str]:
         now = self.ctx.clock.now()
         try:
-            replies = node_api(node, [f"uuid_exists {uuid}" for uuid in uuids])
-        except NodeUnreachable as exc:
+            replies = apis(node, [f"uuid_exists {uuid}" for uuid in uuids])
+        except NodeError as exc:
             since = self.unreachable_since.setdefault(name, now)
             log.warning("node %s unreachable for %.0f s: %s", name, now - since, exc)
             if now - since < self.ctx.settings.node_lost_after:

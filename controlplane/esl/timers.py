@@ -21,8 +21,10 @@ from sqlalchemy.exc import InterfaceError, NoResultFound, OperationalError
 
 from controlplane.core.credit import HORIZON, deadline
 from controlplane.db import session_scope
+from controlplane.errors import NodeError
 from controlplane.esl.channel import Gone
-from controlplane.esl.nodes import NodeAddress, NodeUnreachable, node_api
+from controlplane.esl.nodes import NodeAddress
+from controlplane.freeswitch.esl_client import apis
 
 if TYPE_CHECKING:
     from controlplane.esl.call_flow import CallFlow
@@ -218,6 +220,6 @@ class BalanceTimers:
             log.warning("call %s: node %r has no ESL address configured", flow.state.uuid, flow.node)
             return
         try:
-            node_api(node, [f"uuid_kill {flow.state.uuid} ALLOTTED_TIMEOUT"])
-        except NodeUnreachable as exc:
+            apis(node, [f"uuid_kill {flow.state.uuid} ALLOTTED_TIMEOUT"])
+        except NodeError as exc:
             log.warning("call %s: uuid_kill failed: %s", flow.state.uuid, exc)

@@ -1,23 +1,39 @@
-"""Inbound ESL: one `api` command to a media node over python-ESL (FreeSWITCH's own binding).
+"""Inbound ESL, the one client: `api` commands to a media node over one short connection, NodeError on any failure.
 
-This is the adapter services are handed (`call_control.hangup_call(..., api=esl_client.api)`): no service
-imports an ESL library itself.
+Built on greenswitch's InboundESL (gevent sockets), so the same client serves the gevent controller (channel
+sync, balance cuts) and plain processes (the CLI's `calls hangup`, test rigs) without blocking a loop.
+Services are handed it (`call_control.hangup_call(..., api=esl_client.api)`); none imports it.
 """
 
 from __future__ import annotations
 
+import logging
+
+from greenswitch.esl import InboundESL
+
 from controlplane.errors import NodeError
 from controlplane.esl.nodes import NodeAddress
 
+log = logging.getLogger(__name__)
 
-def api(node: NodeAddress, command: str, timeout_ms: int = 3000) -> str:
-    import ESL  # FreeSWITCH's binding; built by scripts/bootstrap.sh
 
-    conn = ESL.ESLconnection(node.host, str(node.port), node.password)
-    if not conn.connected():
-        raise NodeError(f"media node {node.name} ({node.host}:{node.port}) is not reachable")
+def apis(node: NodeAddress, commands: list[str], timeout: float = 3.0) -> list[str]:
+    """Run api commands on a node over one inbound connection; their reply bodies, in order."""
+    conn = InboundESL(node.host, node.port, node.password, timeout=timeout)
     try:
-        reply = conn.api(command)
-        return reply.getBody() if reply is not None else ""
+        conn.connect()
+    except Exception as exc:
+        raise NodeError(f"media node {node.name} ({node.host}:{node.port}) is not reachable: {exc}") from exc
+    try:
+        return [getattr(conn.send(f"api {command}"), "data", "") or "" for command in commands]
+    except Exception as exc:
+        raise NodeError(f"media node {node.name}: {exc}") from exc
     finally:
-        conn.disconnect()
+        try:
+            conn.stop()
+        except Exception:  # noqa: BLE001 - closing a dead connection must not mask the result
+            log.debug("closing ESL connection to %s failed", node.name)
+
+
+def api(node: NodeAddress, command: str, timeout: float = 3.0) -> str:
+    return apis(node, [command], timeout)[0]

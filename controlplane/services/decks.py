@@ -6,7 +6,7 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from controlplane.core.decks import COLUMNS, DeckLine, parse_deck
@@ -14,6 +14,7 @@ from controlplane.core.money import plain
 from controlplane.errors import Invalid, NotFound
 from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck
 from controlplane.services import audit
+from controlplane.services.scope import Scope
 from controlplane.state import config_version
 
 Progress = Callable[[int, int], None]
@@ -32,6 +33,23 @@ def get_deck(session: Session, name: str) -> RateDeck:
     deck = session.scalar(select(RateDeck).where(RateDeck.name == name))
     if deck is None:
         raise NotFound(f"rate deck {name!r} not found")
+    return deck
+
+
+def set_default_deck(session: Session, scope: Scope, name: str) -> RateDeck:
+    """Make `name` the deck that rates a number nothing more specific rates (the only default).
+
+    Decks are operator-wide: a scope that does not see every tenant gets NotFound, as for a missing deck.
+    """
+    deck = session.scalar(select(RateDeck).where(RateDeck.name == name))
+    scope.require(deck, None, f"rate deck {name!r}")
+    previous = session.scalars(select(RateDeck.name).where(RateDeck.is_default.is_(True), RateDeck.id != deck.id))
+    previous_names = sorted(previous)
+    session.execute(update(RateDeck).values(is_default=False))
+    deck.is_default = True
+    audit.record(session, scope.actor, "deck.set_default", "rate_deck", deck.id,
+                 details={"name": name, "previous": previous_names})
+    session.flush()
     return deck
 
 
