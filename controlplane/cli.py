@@ -156,15 +156,10 @@ def deck_export(name: str, out: str) -> None:
 @handles_errors
 def deck_set_default(name: str) -> None:
     """Make NAME the deck used when nothing more specific rates a number."""
-    from sqlalchemy import update
-
-    from controlplane.models import RateDeck
-    from controlplane.services.decks import get_deck
+    from controlplane.services.decks import set_default_deck
 
     with _session() as s:
-        target = get_deck(s, name)
-        s.execute(update(RateDeck).values(is_default=False))
-        target.is_default = True
+        set_default_deck(s, Scope.operator(), name)
     click.echo(f"default deck: {name}")
 
 

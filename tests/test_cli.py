@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select
 
 from controlplane.cli import main
-from controlplane.models import Did, LedgerEntry, SipAccount, Tenant
+from controlplane.models import AuditLog, Did, LedgerEntry, SipAccount, Tenant
 from controlplane.services.accounts import ha1
 
 
@@ -89,6 +89,16 @@ def test_quote_of_an_answered_zero_second_call_pays_connect_and_first_block(worl
     # (0.01 connect + 30 s x 0.05/60) x 1.10 plan x 1.20 reseller
     assert [(lv["level"], lv["cost"]) for lv in q["chain"]] == [("wholesale", "0.0385"), ("res1", "0.0462")]
 
+
+def test_default_deck_rates_a_tenant_without_plan_and_is_audited(world: Path, session) -> None:
+    cp("tenant", "create", "--name", "solo", "--realm", "solo.example.com")
+    assert "default deck: retail" in cp("deck", "set-default", "--name", "retail").stdout
+    q = json.loads(cp("quote", "--tenant", "solo", "--number", "905551234567", "--billsec", "60").stdout)
+    assert (q["prefix"], q["source"]) == ("905", "default")
+    entry = session.scalar(select(AuditLog).where(AuditLog.action == "deck.set_default"))
+    assert (entry.actor, entry.details["name"]) == ("cli", "retail")
+    missing = cp("deck", "set-default", "--name", "nope", check=False)
+    assert (missing.returncode, missing.stderr.strip()) == (3, "error: rate deck 'nope' not found")
 
 def test_postpaid_tenant_and_credit_limit(world: Path, session) -> None:
     cp("tenant", "create", "--name", "bigco", "--realm", "bigco.example.com", "--postpaid", "--credit-limit", "500")
