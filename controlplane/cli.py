@@ -330,7 +330,6 @@ def did_add(tenant_name: str, number: str, to_account: str | None) -> None:
 @handles_errors
 def quote(tenant_name: str, number: str, billsec: int, account: str | None) -> None:
     """Dry run of rating and routing for a call: one JSON object on stdout."""
-    from controlplane.core.numbers import InvalidNumber
     from controlplane.services import accounts
     from controlplane.services.pricing import quote as make_quote
     from controlplane.services.tenants import by_name
@@ -338,10 +337,7 @@ def quote(tenant_name: str, number: str, billsec: int, account: str | None) -> N
     with _session() as s:
         t = by_name(s, Scope.operator(), tenant_name)
         acct = accounts.by_username(s, Scope.operator(), t, account) if account else None
-        try:
-            q = make_quote(s, t, number, billsec, acct)
-        except InvalidNumber as exc:
-            raise Invalid({"number": str(exc)}) from None
+        q = make_quote(s, t, number, billsec, acct)
         click.echo(json.dumps(q.as_dict(), indent=2))
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.core.money import plain, round_money
-from controlplane.core.numbers import DialPlan, to_e164
+from controlplane.core.numbers import DialPlan, InvalidNumber, to_e164
 from controlplane.core.rating import (
     CallPrice,
     Margin,
@@ -27,7 +27,7 @@ from controlplane.core.rating import (
     unrounded_cost,
 )
 from controlplane.core.routing import Route, RouteRequest, TrunkInfo, lcr_order
-from controlplane.errors import NotFound
+from controlplane.errors import Invalid, NotFound
 from controlplane.models import (
     BlockedPrefix,
     Carrier,
@@ -175,8 +175,13 @@ class Quote:
 
 def quote(session: Session, tenant: Tenant, dialed: str, billsec: int, account: SipAccount | None = None,
           cache: DeckCache = DECKS, now: dt.datetime | None = None) -> Quote:
-    """A dry run of rating and routing: which row, what it costs at each level, which trunks."""
-    number = to_e164(dialed, dial_plan(tenant))
+    """A dry run of rating and routing: which row, what it costs at each level, which trunks.
+
+    A number that cannot be dialed is Invalid (field `number`); one no deck rates is NotFound."""
+    try:
+        number = to_e164(dialed, dial_plan(tenant))
+    except InvalidNumber as exc:
+        raise Invalid({"number": str(exc)}) from None
     ctx = rating_context(session, tenant, account, cache, now)
     match = find_rate(number, ctx, now)
     if match is None:
