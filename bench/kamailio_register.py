@@ -94,7 +94,7 @@ def main() -> int:
     db_url = f"{server}/cp_bench_{os.getpid()}"
     os.environ["DATABASE_URL"] = db_url
     from controlplane.db import drop_database, session_scope
-    from controlplane.kamailio.sync import sync
+    from controlplane.kamailio.tables import sync
     from controlplane.migrate import upgrade
     from controlplane.models import IpListAction, IpListEntry, SipAccount
     from controlplane.services.accounts import ha1, ha1b

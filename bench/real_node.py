@@ -304,7 +304,7 @@ class Rig:
 
 def prepare_data(db_url: str, carrier_port: int, fs_port: int, esl_port: int) -> None:
     from controlplane.db import session_scope
-    from controlplane.kamailio.sync import sync
+    from controlplane.kamailio.tables import sync
     from controlplane.models import IpListAction, IpListEntry, SipAccountKind
     from controlplane.services.accounts import create_sip_account
     from controlplane.services.carriers import create_carrier

@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
-from controlplane.core.decks import parse_deck
+from controlplane.core.deck_csv import parse_deck
 from controlplane.errors import Invalid, NotFound
 from controlplane.models import AuditLog, Rate, RateDeck, Role
 from controlplane.services.carriers import create_carrier

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from controlplane.cli import main
 from controlplane.esl.nodes import NodeAddress
-from controlplane.kamailio.sync import T_DISPATCHER
+from controlplane.kamailio.tables import T_DISPATCHER
 from controlplane.models import AuditLog, MediaNode, Status
 from controlplane.services.nodes import add_node, node_addresses, parse_host_port, set_status
 
@@ -160,7 +160,7 @@ def test_parse_host_port_refuses(text: str) -> None:
 
 
 def test_an_ipv6_node_gets_a_bracketed_dispatcher_uri() -> None:
-    from controlplane.kamailio.sync import NodeRow, Snapshot, derive
+    from controlplane.kamailio.tables import ModelRows, NodeRow, derive
 
-    tables = derive(Snapshot(nodes=[NodeRow(7, "fs6", "2001:db8::5", 5060, "udp", 50, True)]))
+    tables = derive(ModelRows(nodes=[NodeRow(7, "fs6", "2001:db8::5", 5060, "udp", 50, True)]))
     assert [row[1] for row in tables.dispatcher] == ["sip:[2001:db8::5]:5060"]

@@ -69,7 +69,7 @@ def _sync_edge() -> None:
     """After a committed change Kamailio must know (nodes, carriers, accounts, realms): rewrite its
     tables and reload them. Kamailio down is a warning, not a failure: the tables are written and
     it loads them when it starts."""
-    from controlplane.kamailio.sync import sync
+    from controlplane.kamailio.tables import sync
 
     with _session() as s:
         report = sync(s)

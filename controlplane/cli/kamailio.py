@@ -73,7 +73,7 @@ def kamailio_start(log_path: str) -> None:
 @handles_errors
 def kamailio_sync(no_reload: bool, force_reload: bool) -> None:
     """Derive Kamailio's tables from ours (idempotent) and reload what changed."""
-    from controlplane.kamailio.sync import sync
+    from controlplane.kamailio.tables import sync
 
     with _session() as s:
         report = sync(s, reload=not no_reload, force_reload=force_reload)

@@ -43,7 +43,7 @@ DECIDED_HEADER = "sip_rh_X-CP-Decided"
 
 
 @dataclass
-class Attempt:
+class LegAttempt:
     trunk_id: int | None
     trunk: str
     dial: str
@@ -60,7 +60,7 @@ class Attempt:
 class CallState:
     uuid: str
     decision: Decision | None = None
-    attempts: list[Attempt] = field(default_factory=list)
+    attempts: list[LegAttempt] = field(default_factory=list)
     answered_at: float | None = None  # controller clock
     admitted: bool = False
 
@@ -128,7 +128,7 @@ class CallFlow:
             "controller": self.ctx.name, "started_at": self.ctx.clock.now(),
             "rating": d.rating_blob,
         }
-        burn = burn_terms(d.match, d.ctx) if d.match is not None else (0, 0)
+        burn = burn_terms(d.match, d.rating) if d.match is not None else (0, 0)
         result = self.ctx.live.admit(self.state.uuid, d.tenant_id, d.account_id, d.account_limit, d.tenant_limit,
                                      fields, burn, self.ctx.clock.now())
         if result == ADMITTED:
@@ -174,7 +174,7 @@ class CallFlow:
         """Internal call or DID to an account: ring the registered user through Kamailio."""
         dial = self.ctx.dial.local(d.local_user, d.local_realm)
         self._prepare_bridge()
-        attempt = self._attempt(Attempt(None, "local", dial))
+        attempt = self._attempt(LegAttempt(None, "local", dial))
         if not attempt.answered and not self.channel.hung_up:
             self.channel.hangup(attempt.cause or "NO_ROUTE_DESTINATION")
 
@@ -186,9 +186,9 @@ class CallFlow:
                 return
             if not self.ctx.live.take_channel(self.state.uuid, route.trunk.id, route.trunk.max_channels,
                                               route.trunk.name):
-                self.state.attempts.append(Attempt(route.trunk.id, route.trunk.name, "", "CHANNEL_LIMIT", 503))
+                self.state.attempts.append(LegAttempt(route.trunk.id, route.trunk.name, "", "CHANNEL_LIMIT", 503))
                 continue
-            attempt = self._attempt(Attempt(route.trunk.id, route.trunk.name, self._dial(d, route)))
+            attempt = self._attempt(LegAttempt(route.trunk.id, route.trunk.name, self._dial(d, route)))
             if attempt.answered or self.channel.hung_up:
                 return
             self.ctx.live.release_channel(self.state.uuid, route.trunk.id)
@@ -203,7 +203,7 @@ class CallFlow:
         number = strip_then_add(d.number, route.trunk.strip_prefix, route.trunk.add_prefix)
         return self.ctx.dial.carrier(number, route.trunk, d.caller_id_number, d.caller_id_name)
 
-    def _attempt(self, attempt: Attempt) -> Attempt:
+    def _attempt(self, attempt: LegAttempt) -> LegAttempt:
         """One bridge. The attempt list goes on the channel first, so FreeSWITCH's own CDR
         (posted before our hang-up event arrives) carries it: the answered one is the last."""
         self.state.attempts.append(attempt)
@@ -284,6 +284,6 @@ def build_record(state: CallState, event: Event | None, node: str, times: Mappin
     return record
 
 
-def attempts_json(attempts: list[Attempt]) -> str:
+def attempts_json(attempts: list[LegAttempt]) -> str:
     return json.dumps([a.as_dict() for a in attempts], separators=(",", ":"))
 

@@ -11,10 +11,10 @@ from controlplane.db import get_engine
 from controlplane.esl.call_flow import CallFlow
 from controlplane.esl.cdr_writer import BatchWriter
 from controlplane.esl.channel import CallChannel
+from controlplane.esl.channel_sync import ChannelSync
 from controlplane.esl.clock import Clock
 from controlplane.esl.context import ControllerContext, DialStrings
 from controlplane.esl.events import ControllerSession
-from controlplane.esl.sync import ChannelSync
 from controlplane.esl.timers import BalanceTimers
 from controlplane.services.call_control import registered_addresses
 from controlplane.services.call_decisions import DecisionCache

@@ -13,7 +13,7 @@ from controlplane.models.cdrs import Cdr
 from controlplane.models.dids import Did, DidDestination
 from controlplane.models.edge import IpListAction, IpListEntry, MediaNode
 from controlplane.models.ledger import LedgerEntry, LedgerKind
-from controlplane.models.rating import BlockedPrefix, DeckKind, Offer, Plan, PlanDeck, Rate, RateDeck
+from controlplane.models.rates import BlockedPrefix, DeckKind, Offer, Plan, PlanDeck, Rate, RateDeck
 from controlplane.models.sip import SipAccount, SipAccountKind
 from controlplane.models.tenancy import (
     ApiKey,

@@ -52,7 +52,7 @@ from controlplane.services.pricing import (
 from controlplane.services.tenants import ancestors
 from controlplane.settings import get_settings
 from controlplane.state.deck_cache import DECKS, DeckCache, DeckReader
-from controlplane.state.live_calls import LiveCalls, Snapshot
+from controlplane.state.live_calls import LiveCalls, TenantLoad
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Decision:
     tenant_limit: int | None = None
     number: str | None = None
     match: RateMatch | None = None
-    ctx: RatingContext | None = None
+    rating: RatingContext | None = None
     routes: list[Route] = field(default_factory=list)
     # Internal and inbound-to-account calls ring a registered user through Kamailio's location.
     local_user: str | None = None
@@ -85,7 +85,7 @@ class Decision:
     @cached_property
     def rating_blob(self) -> str:
         """The call's price function as JSON (Redis live state and the `cp_rating` variable)."""
-        return dump_match(self.match, self.ctx) if self.match is not None else ""
+        return dump_match(self.match, self.rating) if self.match is not None else ""
 
 
 def month_spend(session: Session, tenant_id: int, now: dt.datetime) -> Decimal:
@@ -409,7 +409,7 @@ def decide(session: Session, live: LiveCalls, caller: Caller, dialed: str, calle
     return _rate_and_route(session, live, snap, decision, tenant, view.ctx, view, base, now_epoch, cache, reading)
 
 
-def _rate_and_route(session: Session, live: LiveCalls, snap: Snapshot, decision: Decision, tenant: TenantView,
+def _rate_and_route(session: Session, live: LiveCalls, snap: TenantLoad, decision: Decision, tenant: TenantView,
                     ctx: RatingContext, account: AccountView | None, base: AuthorizationInput, now_epoch: float,
                     cache: DecisionCache, reading: Reading) -> Decision:
     try:
@@ -423,7 +423,7 @@ def _rate_and_route(session: Session, live: LiveCalls, snap: Snapshot, decision:
     if match is None:
         decision.refusal = refuse(404, "no rate for this destination")
         return decision
-    decision.match, decision.ctx = match, ctx
+    decision.match, decision.rating = match, ctx
     routing = cache.routing(session, reading)
     money = cache.money.get(session, tenant.id, snap.money_version, now, reading)
     # What the calls in flight will have cost, bounded from above (read with the snapshot); only

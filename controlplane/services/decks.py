@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from controlplane.core.decks import COLUMNS, DeckLine, parse_deck
+from controlplane.core.deck_csv import COLUMNS, DeckLine, parse_deck
 from controlplane.core.money import plain
 from controlplane.errors import Invalid, NotFound
 from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck

@@ -127,7 +127,7 @@ ADMITTED, ACCOUNT_FULL, TENANT_FULL = 0, 1, 2
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class TenantLoad:
     account_calls: int
     tenant_calls: int
     burn: tuple[int, int, int]  # summed credit.burn_terms (F, P, W) of the tenant's calls in flight
@@ -226,7 +226,7 @@ class LiveCalls:
     def get(self, uuid: str) -> dict[str, str]:
         return self.client.hgetall(self.key("call", uuid))
 
-    def snapshot(self, tenant_id: int, account_id: int | None = None) -> Snapshot:
+    def snapshot(self, tenant_id: int, account_id: int | None = None) -> TenantLoad:
         """What a decision or a deadline needs of the tenant's calls in flight, in one round trip."""
         pipe = self.client.pipeline(transaction=False)
         pipe.scard(self.key("account", account_id if account_id is not None else f"t{tenant_id}", "calls"))
@@ -236,7 +236,7 @@ class LiveCalls:
         pipe.get(self.key("tenant", tenant_id, "deadline"))
         pipe.get(config_version.key(self.prefix))
         account_calls, tenant_calls, burn, version, deadline, config = pipe.execute()
-        return Snapshot(int(account_calls), int(tenant_calls), tuple(int(v or 0) for v in burn), version or "",
+        return TenantLoad(int(account_calls), int(tenant_calls), tuple(int(v or 0) for v in burn), version or "",
                         deadline, config or "")
 
     def uuids(self, scope: str = "calls", ident: object = None) -> set[str]:

@@ -273,7 +273,7 @@ def prepare_data(carrier_port: int, node_sip: str, esl_port: int, stack_tenants:
     """Decks, a plan, carrier A, tenants with one phone each (acme with credit, broke without), the media node;
     Kamailio's tables written (it loads them when it starts)."""
     from controlplane.db import session_scope
-    from controlplane.kamailio.sync import sync
+    from controlplane.kamailio.tables import sync
     from controlplane.services.accounts import create_sip_account
     from controlplane.services.carriers import create_carrier
     from controlplane.services.decks import import_deck

@@ -64,7 +64,7 @@ class Edge:
         return KamailioRpc(f"http://{self.ip}:{self.rpc_port}/RPC", timeout=5)
 
     def sync(self, session: Session, **kwargs):  # noqa: ANN003, ANN201
-        from controlplane.kamailio.sync import sync
+        from controlplane.kamailio.tables import sync
 
         session.commit()
         report = sync(session, rpc=self.rpc, **kwargs)

@@ -7,14 +7,14 @@ import time
 import pytest
 
 from controlplane.kamailio.rpc import KamailioRpc, KamailioUnreachable
-from controlplane.kamailio.sync import (
+from controlplane.kamailio.tables import (
     GRP_CARRIER,
     GRP_DENY,
     GRP_TRUNK,
     AccountRow,
     IpRow,
+    ModelRows,
     NodeRow,
-    Snapshot,
     TenantRow,
     TrunkRow,
     derive,
@@ -67,7 +67,7 @@ def test_rpc_unreachable_is_a_clear_error_not_a_hang():
 
 
 def test_sync_reports_unreachable_kamailio(session):
-    from controlplane.kamailio.sync import sync
+    from controlplane.kamailio.tables import sync
     from tests.kamailio.conftest import make_account, make_tenant
 
     acme = make_tenant(session, "acme-down", "down.test")
@@ -93,7 +93,7 @@ def _rows():
     nodes = [NodeRow(30, "fs1", "10.0.0.1", 5060, "udp", 50, True), NodeRow(31, "fs2", "10.0.0.2", 5060, "udp", 50,
                                                                           False)]
     ips = [IpRow("deny", "192.0.2.0", 24)]
-    return Snapshot(tenants, accounts, trunks, nodes, ips)
+    return ModelRows(tenants, accounts, trunks, nodes, ips)
 
 
 def test_derive_tenancy_rules():

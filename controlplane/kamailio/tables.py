@@ -108,7 +108,7 @@ class IpRow:
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class ModelRows:
     tenants: list[TenantRow] = field(default_factory=list)
     accounts: list[AccountRow] = field(default_factory=list)
     trunks: list[TrunkRow] = field(default_factory=list)
@@ -168,7 +168,7 @@ def _mask(address: str, mask: int | None) -> int:
     return full if mask is None else max(0, min(int(mask), full))
 
 
-def derive(snapshot: Snapshot, fs_setid: int = 1, resolve: Resolver = resolve_host) -> KamailioTables:
+def derive(snapshot: ModelRows, fs_setid: int = 1, resolve: Resolver = resolve_host) -> KamailioTables:
     """The full content of Kamailio's tables for this snapshot of our data (pure but for resolve)."""
     live = active_tenant_ids(snapshot.tenants)
     realms = {t.id: t.realm for t in snapshot.tenants if t.id in live and t.realm}
@@ -230,7 +230,7 @@ def derive(snapshot: Snapshot, fs_setid: int = 1, resolve: Resolver = resolve_ho
 
 
 # --- reading our models ----------------------------------------------------------------------
-def snapshot_from(session: Session) -> Snapshot:
+def model_rows_from(session: Session) -> ModelRows:
     tenants = [
         TenantRow(id=t.id, realm=t.realm, active=t.status == Status.ACTIVE, parent_id=t.parent_id)
         for t in session.scalars(select(Tenant))
@@ -259,7 +259,7 @@ def snapshot_from(session: Session) -> Snapshot:
     ip_entries = [
         IpRow(action=e.action.value, address=e.address, mask=e.mask) for e in session.scalars(select(IpListEntry))
     ]
-    return Snapshot(tenants=tenants, accounts=accounts, trunks=trunks, nodes=nodes, ip_entries=ip_entries)
+    return ModelRows(tenants=tenants, accounts=accounts, trunks=trunks, nodes=nodes, ip_entries=ip_entries)
 
 
 # --- Kamailio's tables (their own metadata; not part of our Base) ------------------------------
@@ -363,7 +363,7 @@ def sync(session: Session, engine: Engine | None = None, rpc=None, *, fs_setid: 
 
     settings = get_settings()
     engine = engine or session.get_bind()
-    wanted = derive(snapshot_from(session), fs_setid if fs_setid is not None else settings.kamailio_fs_setid, resolve)
+    wanted = derive(model_rows_from(session), fs_setid if fs_setid is not None else settings.kamailio_fs_setid, resolve)
     changed, removed = write_tables(engine, wanted)
     report = SyncReport(changed=changed, counts={
         "subscriber": len(wanted.subscriber), "domain": len(wanted.domain), "address": len(wanted.address),
