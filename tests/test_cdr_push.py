@@ -133,8 +133,9 @@ def test_profile_times_compute_billsec_as_freeswitch_does() -> None:
 def test_a_call_answered_and_ended_in_the_same_second_is_answered_and_pays_its_first_block() -> None:
     """billsec 0 (end_epoch - answer_epoch in whole seconds) with an answer time: ANSWERED, charged, on the
     push path too, where the attempts were set on the channel before the answer."""
-    from controlplane.core.rating import PrefixIndex, RateRow, RatingContext, dump_match, find_rate
+    from controlplane.core.rating import PrefixIndex, RateRow, RatingContext, find_rate
     from controlplane.freeswitch.cdr_variables import record_from_variables
+    from controlplane.state.rating_codec import dump_match
 
     ctx = RatingContext(currency="EUR",
                         plan_decks=[PrefixIndex([RateRow("49", "Germany", D("0.60"), 60, 60, D("0.05"))])])

@@ -7,7 +7,6 @@ Pure functions over plain data. The controller, the quote command and re-rating 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -241,24 +240,3 @@ def client_cost(billsec: int, match: RateMatch, ctx: RatingContext, factor: Deci
         return round_money(ZERO, ctx.currency)
     base = unrounded_cost(charged_seconds(billsec, match.row), match.row)
     return round_money(base * (client_factor(match, ctx) if factor is None else factor), ctx.currency)
-
-
-def dump_match(match: RateMatch, ctx: RatingContext) -> str:
-    """The call's price function as JSON, so any process can compute what it has cost so far."""
-    r = match.row
-    return json.dumps({
-        "source": match.source, "markup": str(match.markup_pct), "currency": ctx.currency,
-        "margins": [[m.tenant, str(m.margin_pct)] for m in ctx.margins],
-        "row": [r.prefix, r.destination, str(r.rate), r.init_block, r.billing_block, str(r.connect_charge),
-                r.grace, r.free_seconds, str(r.surcharge_pct), None if r.rate_first is None else str(r.rate_first),
-                r.trunk_id],
-    }, separators=(",", ":"))
-
-
-def load_match(text: str) -> tuple[RateMatch, RatingContext]:
-    data = json.loads(text)
-    p, d, rate, init, block, connect, grace, free, surcharge, first, trunk = data["row"]
-    row = RateRow(p, d, Decimal(rate), init, block, Decimal(connect), grace, free, Decimal(surcharge),
-                  None if first is None else Decimal(first), trunk)
-    ctx = RatingContext(currency=data["currency"], margins=[Margin(n, Decimal(m)) for n, m in data["margins"]])
-    return RateMatch(data["source"], row, Decimal(data["markup"])), ctx

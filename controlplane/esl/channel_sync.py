@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 import gevent
 
 from controlplane.core.cdr import CallRecord
-from controlplane.core.rating import load_match
 from controlplane.errors import NodeError
 from controlplane.esl.nodes import NodeAddress
 from controlplane.freeswitch.esl_client import apis
 from controlplane.services.call_control import registered_addresses
+from controlplane.state.rating_codec import load_match
 
 if TYPE_CHECKING:
     from controlplane.esl.context import ControllerContext

@@ -12,7 +12,8 @@ import json
 from collections.abc import Mapping
 
 from controlplane.core.cdr import CallRecord, disposition
-from controlplane.core.rating import RateMatch, RatingContext, load_match
+from controlplane.core.rating import RateMatch, RatingContext
+from controlplane.state.rating_codec import load_match
 
 
 def _int(value: str | None) -> int | None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from controlplane.core.authorization import AuthorizationInput, Caller, Refusal, authorize, csv_list, refuse
 from controlplane.core.credit import available_for_new_call, budget, first_block_cost
 from controlplane.core.numbers import DialPlan, InvalidNumber, clean, strip_then_add, to_e164
-from controlplane.core.rating import RateMatch, RatingContext, dump_match, find_rate
+from controlplane.core.rating import RateMatch, RatingContext, find_rate
 from controlplane.core.routing import Route, lcr_order
 from controlplane.db import session_scope
 from controlplane.models import (
@@ -53,6 +53,7 @@ from controlplane.services.tenants import ancestors
 from controlplane.settings import get_settings
 from controlplane.state.deck_cache import DECKS, DeckCache, DeckReader
 from controlplane.state.live_calls import LiveCalls, TenantLoad
+from controlplane.state.rating_codec import dump_match
 
 log = logging.getLogger(__name__)
 

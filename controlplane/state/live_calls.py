@@ -4,7 +4,7 @@ Keys (all under the installation's prefix):
   call:<uuid>            hash: tenant, account, caller, number, trunk, state, times, node, rating
   tenant:<id>:calls      set of uuids      account:<id>:calls   set of uuids
   tenant:<id>:billing    hash uuid -> "<answered_at>|<rating id>": all the shared-credit math reads
-  rating:<id>            a price function (rating.dump_match), addressed by its content's hash
+  rating:<id>            a price function (rating_codec.dump_match), addressed by its content's hash
   tenant:<id>:burn       hash F, P, W: summed credit.burn_terms of the calls in flight, so "is the
                          credit anywhere near running out?" costs one HMGET, not a walk of every call
   tenant:<id>:money      counter bumped after every committed balance change (money_version.py)
@@ -28,9 +28,10 @@ from decimal import Decimal
 import redis
 
 from controlplane.core.credit import RunningCall, bound_at
-from controlplane.core.rating import RateMatch, RatingContext, client_factor, load_match
+from controlplane.core.rating import RateMatch, RatingContext, client_factor
 from controlplane.settings import get_settings
 from controlplane.state import config_version
+from controlplane.state.rating_codec import load_match
 
 # Admission and every write it implies, in one round trip. KEYS: 1 account calls, 2 tenant calls,
 # 3 call hash, 4 all calls, 5 node calls, 6 tenant billing, 7 tenant burn, 8 rating.

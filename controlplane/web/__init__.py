@@ -22,7 +22,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides or {})
     db_session.init_app(app)
 
-    from controlplane.web.cdr_push import bp as cdr_push
+    from controlplane.web.api.cdr_push import bp as cdr_push
 
     app.register_blueprint(cdr_push)
 
