@@ -10,8 +10,9 @@ import pytest
 
 from controlplane.core.authorization import AuthorizationInput, Caller, Refusal, authorize, identify
 from controlplane.core.credit import RunningCall, available_for_new_call, budget, deadline, spent_by
-from controlplane.core.rating import RateMatch, RateRow, RatingContext, dump_match, price_call
+from controlplane.core.rating import RateMatch, RateRow, RatingContext, price_call
 from controlplane.freeswitch.cdr_variables import is_b_leg, record_from_variables
+from controlplane.state.rating_codec import dump_match
 
 
 def test_identify_needs_complete_trusted_headers() -> None:
