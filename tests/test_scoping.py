@@ -25,9 +25,6 @@ class Tree:
 
     ids: dict[str, int]
 
-    def names(self, *names: str) -> set[str]:
-        return set(names)
-
 
 @pytest.fixture()
 def tree(session) -> Tree:

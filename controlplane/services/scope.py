@@ -12,12 +12,15 @@ outside the scope is NotFound with the same message as a missing one, so nothing
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from controlplane.errors import NotFound
 from controlplane.models import Role, Tenant, TenantRole, User
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class Scope:
             return stmt
         return stmt.where(tenant_column.in_(sorted(self.tenant_ids)))
 
-    def require(self, obj: object | None, tenant_id: int | None, what: str) -> object:
+    def require(self, obj: T | None, tenant_id: int | None, what: str) -> T:
         """`obj` when it exists and this scope sees it; NotFound (`what` not found) otherwise."""
         if obj is None or not self.sees(tenant_id):
             raise NotFound(f"{what} not found")

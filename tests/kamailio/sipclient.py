@@ -221,14 +221,14 @@ class SipPeer:
     def request(self, method: str, ruri: str, *, from_: str, to: str, call_id: str, cseq: int,
                 extra: list[str] | tuple[str, ...] = (), body: str = "", branch: str | None = None,
                 route: list[str] | tuple[str, ...] = (), contact: bool = True,
-                content_type: str = "application/sdp") -> str:
+                content_type: str = "application/sdp", user_agent: str = "cp-test-peer") -> str:
         """The text of one request from this peer (Via, Contact and Content-Length filled in)."""
         lines = [f"{method} {ruri} SIP/2.0", f"Via: {self.via(branch)}", "Max-Forwards: 70"]
         lines += [f"Route: {r}" for r in route]
         lines += [f"From: {from_}", f"To: {to}", f"Call-ID: {call_id}", f"CSeq: {cseq} {method}"]
         if contact:
             lines.append(f"Contact: <sip:peer@{self.ip}:{self.port};transport={self.transport}>")
-        lines += ["User-Agent: cp-test-peer", *extra]
+        lines += [f"User-Agent: {user_agent}", *extra]
         if body:
             lines.append(f"Content-Type: {content_type}")
         lines.append(f"Content-Length: {len(body.encode())}")
@@ -332,3 +332,17 @@ def invite_with_digest(peer: SipPeer, ruri: str, username: str, realm: str, pass
     invite = peer.request("INVITE", ruri, from_=from_, to=to, call_id=call_id, cseq=2,
                           extra=[*extra, f"{auth_name}: {auth}"], body=body)
     return invite, peer.transact(invite, timeout)
+
+
+
+def options_request(peer: SipPeer, ua: str = "cp-test") -> str:
+    """A keepalive OPTIONS to the peer's remote (the edge), saying `ua` in its User-Agent."""
+    host, port = peer.remote
+    return peer.request("OPTIONS", f"sip:{host}:{port}", from_=f"<sip:probe@{peer.ip}>;tag=p{peer.port}",
+                        to=f"<sip:{host}:{port}>", call_id=uuid.uuid4().hex, cseq=1, user_agent=ua)
+
+
+def options(peer: SipPeer, ua: str = "cp-test", timeout: float = 1.5) -> str | None:
+    """options_request's answer: its status line, or None when nothing final came back."""
+    reply = peer.transact(options_request(peer, ua), timeout)
+    return reply.splitlines()[0] if reply else None

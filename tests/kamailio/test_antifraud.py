@@ -8,25 +8,13 @@ import time
 
 from controlplane.models import IpListAction, IpListEntry
 from tests.kamailio.conftest import make_account, make_tenant
+from tests.kamailio.sipclient import SipPeer, options
 
 
 def _options(ip: str, port: int, source: str, ua: str = "cp-test", timeout: float = 1.5) -> str | None:
     """Send one OPTIONS from source; the first line of the answer, or None when nothing came back."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((source, 0))
-        s.settimeout(timeout)
-        lport = s.getsockname()[1]
-        msg = (f"OPTIONS sip:{ip}:{port} SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP {source}:{lport};branch=z9hG4bK{time.time_ns()}\r\n"
-               f"Max-Forwards: 70\r\nFrom: <sip:probe@{source}>;tag=1\r\nTo: <sip:{ip}:{port}>\r\n"
-               f"Call-ID: {time.time_ns()}@{source}\r\nCSeq: 1 OPTIONS\r\nUser-Agent: {ua}\r\n"
-               "Content-Length: 0\r\n\r\n")
-        s.sendto(msg.encode(), (ip, port))
-        try:
-            data, _ = s.recvfrom(65535)
-        except TimeoutError:
-            return None
-        return data.decode(errors="replace").splitlines()[0]
+    with SipPeer(source, (ip, port)) as peer:
+        return options(peer, ua, timeout)
 
 
 def test_failed_auth_ban(edge, session):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 import urllib.request
 import uuid
@@ -17,7 +16,7 @@ from click.testing import CliRunner
 
 from controlplane.cli import main
 from tests.kamailio.conftest import make_account, make_tenant, wait_for
-from tests.kamailio.sipclient import digest_header
+from tests.kamailio.sipclient import SipPeer, digest_header, options, options_request
 
 EDGE_ENV = {
     "CP_KAMAILIO_BAN_FAILS": "3",
@@ -29,64 +28,25 @@ EDGE_ENV = {
 }
 
 
-class Udp:
-    """One UDP SIP endpoint on a chosen loopback source address."""
-
-    def __init__(self, edge, source: str) -> None:  # noqa: ANN001
-        self.edge, self.source = edge, source
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((source, 0))
-        self.port = self.sock.getsockname()[1]
-
-    def send(self, data: bytes | str) -> None:
-        self.sock.sendto(data.encode() if isinstance(data, str) else data, (self.edge.ip, self.edge.sip_port))
-
-    def final(self, timeout: float = 1.5) -> str | None:
-        """The first final (>= 200) reply, or None when nothing final came back in time."""
-        self.sock.settimeout(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                text = self.sock.recvfrom(65535)[0].decode(errors="replace")
-            except TimeoutError:
-                return None
-            if text.startswith("SIP/2.0 ") and int(text.split(" ", 2)[1]) >= 200:
-                return text
-        return None
-
-    def request(self, method: str, ruri: str, from_uri: str, *, cseq: int = 1, call_id: str | None = None,
-                extra: str = "") -> str:
-        call_id = call_id or uuid.uuid4().hex
-        return (f"{method} {ruri} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP {self.source}:{self.port};rport;branch=z9hG4bK{uuid.uuid4().hex}\r\n"
-                f"Max-Forwards: 70\r\nFrom: <{from_uri}>;tag=t{self.port}\r\nTo: <{from_uri}>\r\n"
-                f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
-                f"Contact: <sip:x@{self.source}:{self.port}>\r\n{extra}Content-Length: 0\r\n\r\n")
-
-    def options(self, ua: str = "cp-test", timeout: float = 1.5) -> str | None:
-        self.send(self.request("OPTIONS", f"sip:{self.edge.ip}:{self.edge.sip_port}", f"sip:probe@{self.source}",
-                               extra=f"User-Agent: {ua}\r\n"))
-        reply = self.final(timeout)
-        return reply.splitlines()[0] if reply else None
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def _register(client: Udp, user: str, realm: str, password: str) -> tuple[str, str | None]:
+def _register(client: SipPeer, user: str, realm: str, password: str) -> tuple[str, str | None]:
     """REGISTER user@realm answering one challenge; (first reply, final reply to the answered one)."""
-    call_id = uuid.uuid4().hex
-    client.send(client.request("REGISTER", f"sip:{realm}", f"sip:{user}@{realm}", call_id=call_id,
-                               extra="Expires: 300\r\n"))
-    first = client.final()
+    call_id, tag = uuid.uuid4().hex, f"t{client.port}"
+
+    def register(cseq: int, extra: list[str]) -> str:
+        return client.request("REGISTER", f"sip:{realm}", from_=f"<sip:{user}@{realm}>;tag={tag}",
+                              to=f"<sip:{user}@{realm}>", call_id=call_id, cseq=cseq, extra=["Expires: 300", *extra])
+
+    first = client.transact(register(1, []), 1.5)
     assert first is not None, "no answer to REGISTER"
     challenge = re.search(r"(?im)^WWW-Authenticate:\s*(.*)$", first)
     if challenge is None:
         return first, None
     auth = digest_header(challenge.group(1).strip(), "REGISTER", f"sip:{realm}", user, password)
-    client.send(client.request("REGISTER", f"sip:{realm}", f"sip:{user}@{realm}", call_id=call_id, cseq=2,
-                               extra=f"Authorization: {auth}\r\nExpires: 300\r\n"))
-    return first, client.final()
+    return first, client.transact(register(2, [f"Authorization: {auth}"]), 1.5)
+
+
+def _peer(edge, source: str) -> SipPeer:  # noqa: ANN001
+    return SipPeer(source, (edge.ip, edge.sip_port))
 
 
 BANNER = re.compile(r"^(Listening on|Aliases:|\s+(udp|tcp|tls|sctp|\*): )")
@@ -111,7 +71,7 @@ def test_unknown_realm_is_challenged_then_refused_like_a_wrong_password(edge, se
     acme = make_tenant(session, "acme", "acme.test")
     make_account(session, acme, "1000", "pw-acme-1000")
     edge.sync(session)
-    known, unknown = Udp(edge, "127.0.0.90"), Udp(edge, "127.0.0.91")
+    known, unknown = _peer(edge, "127.0.0.90"), _peer(edge, "127.0.0.91")
     try:
         known_first, known_final = _register(known, "1000", "acme.test", "wrong-password")
         unknown_first, unknown_final = _register(unknown, "1000", "nobody.test", "wrong-password")
@@ -128,16 +88,16 @@ def test_unknown_realm_is_challenged_then_refused_like_a_wrong_password(edge, se
 
 def test_parse_error_flood_is_banned_and_logs_stay_bounded(edge, session):
     edge.sync(session)
-    attacker = Udp(edge, "127.0.0.92")
-    bystander = Udp(edge, "127.0.0.93")
+    attacker = _peer(edge, "127.0.0.92")
+    bystander = _peer(edge, "127.0.0.93")
     try:
         before = len(_log_lines(edge))
         garbage = b"\x00\xffNOT SIP AT ALL " + b"A" * 1200
         for _ in range(300):
-            attacker.send(garbage)
+            attacker.sock.sendto(garbage, attacker.remote)
         time.sleep(0.5)
-        assert attacker.options() is None  # banned: dropped unparsed
-        assert bystander.options() == "SIP/2.0 200 Keepalive"
+        assert options(attacker) is None  # banned: dropped unparsed
+        assert options(bystander) == "SIP/2.0 200 Keepalive"
         new = _log_lines(edge)[before:]
         about = [line for line in new if "127.0.0.92" in line["message"]]
         # One line per strike (3 to the ban) and the ban itself; the 296 packets after it cost nothing.
@@ -151,14 +111,12 @@ def test_parse_error_flood_is_banned_and_logs_stay_bounded(edge, session):
 
 def test_forged_log_lines_are_escaped_on_one_line(edge, session):
     edge.sync(session)
-    probe = Udp(edge, "127.0.0.94")
+    probe = _peer(edge, "127.0.0.94")
     forged = "0(4242) ALERT: <script>: 10.9.9.9 banned for 300 s"
     try:
         # A folded User-Agent header: its value carries CR LF into whatever logs it.
-        probe.send(probe.request("OPTIONS", f"sip:{edge.ip}:{edge.sip_port}", "sip:probe@127.0.0.94",
-                                 extra=f"User-Agent: friendly-scanner\r\n {forged}\r\n"))
-        assert probe.final(timeout=1.0) is None
-        probe.send(b"INVITE sip:x SIP/2.0\r\nVia: broken\r\n\r\n" + forged.encode() + b"\r\n\r\n")
+        assert probe.transact(options_request(probe, ua=f"friendly-scanner\r\n {forged}"), 1.0) is None
+        probe.send("INVITE sip:x SIP/2.0\r\nVia: broken\r\n\r\n" + forged + "\r\n\r\n")
         time.sleep(0.3)
     finally:
         probe.close()
@@ -175,13 +133,13 @@ def test_forged_log_lines_are_escaped_on_one_line(edge, session):
 
 def test_scanner_user_agents_count_toward_a_ban(edge, session):
     edge.sync(session)
-    scanner = Udp(edge, "127.0.0.95")
+    scanner = _peer(edge, "127.0.0.95")
     try:
-        assert scanner.options() == "SIP/2.0 200 Keepalive"
+        assert options(scanner) == "SIP/2.0 200 Keepalive"
         for ua in ("friendly-scanner", "sipvicious 0.3", "VaxSIPUserAgent/3.1"):
-            assert scanner.options(ua=ua, timeout=0.3) is None, ua  # quick: 3 strikes within the 2 s window
+            assert options(scanner, ua=ua, timeout=0.3) is None, ua  # quick: 3 strikes within the 2 s window
         # Three strikes: the address is banned, whatever user agent it claims now.
-        assert scanner.options(ua="Yealink SIP-T46S") is None
+        assert options(scanner, ua="Yealink SIP-T46S") is None
     finally:
         scanner.close()
     assert "127.0.0.95 banned for 60 s" in edge.log_text()
@@ -191,7 +149,7 @@ def test_slow_guessing_gets_the_long_ban_and_bans_are_listed_and_lifted(edge, se
     acme = make_tenant(session, "acme", "acme.test")
     make_account(session, acme, "1000", "pw-acme-1000")
     edge.sync(session)
-    guesser = Udp(edge, "127.0.0.96")
+    guesser = _peer(edge, "127.0.0.96")
     runner = CliRunner()
     try:
         # Two guesses per 2 s window never reach the short ban (3 per window; htable counts whole seconds,
@@ -200,10 +158,10 @@ def test_slow_guessing_gets_the_long_ban_and_bans_are_listed_and_lifted(edge, se
             for _ in range(2):
                 assert _register(guesser, "1000", "acme.test", "guess")[1].startswith("SIP/2.0 403")
             time.sleep(3.2)
-            assert guesser.options() == "SIP/2.0 200 Keepalive", f"short-banned after burst {burst}"
+            assert options(guesser) == "SIP/2.0 200 Keepalive", f"short-banned after burst {burst}"
         # ...but the fifth strike within the long window bans for CP_KAMAILIO_LONG_BAN_TIME.
         _register(guesser, "1000", "acme.test", "guess")
-        assert guesser.options() is None
+        assert options(guesser) is None
 
         bans = {b.address: b for b in edge.rpc.bans()}
         assert bans["127.0.0.96"].reason == "repeated strikes"
@@ -213,7 +171,7 @@ def test_slow_guessing_gets_the_long_ban_and_bans_are_listed_and_lifted(edge, se
 
         lifted = runner.invoke(main, ["kamailio", "unban", "127.0.0.96"], catch_exceptions=False)
         assert lifted.exit_code == 0 and "ban lifted" in lifted.output
-        assert guesser.options() == "SIP/2.0 200 Keepalive"
+        assert options(guesser) == "SIP/2.0 200 Keepalive"
         again = runner.invoke(main, ["kamailio", "unban", "127.0.0.96"], catch_exceptions=False)
         assert again.exit_code == 0 and "was not banned" in again.output
         bad = runner.invoke(main, ["kamailio", "unban", "not-an-ip"])
@@ -226,15 +184,15 @@ def test_ban_of_an_address_that_becomes_trusted_is_lifted_by_sync(edge, session)
     from controlplane.services.carriers import create_carrier
 
     edge.sync(session)
-    late = Udp(edge, "127.0.0.97")
+    late = _peer(edge, "127.0.0.97")
     try:
         for _ in range(3):
-            late.options(ua="sipcli/v1.8", timeout=0.3)
-        assert late.options() is None
+            options(late, ua="sipcli/v1.8", timeout=0.3)
+        assert options(late) is None
         create_carrier(session, name="late-carrier", host="127.0.0.97", port=5060)
         report = edge.sync(session)
         assert report.unbanned == ["127.0.0.97"]
-        assert late.options() == "SIP/2.0 200 Keepalive"
+        assert options(late) == "SIP/2.0 200 Keepalive"
         assert "127.0.0.97" not in {b.address for b in edge.rpc.bans()}
     finally:
         late.close()
@@ -245,10 +203,9 @@ def test_server_and_user_agent_name_the_product_without_version(edge, session, f
 
     session.add(MediaNode(name="fs1", host=fs_nodes[0].ip, port=fs_nodes[0].port))
     edge.sync(session)
-    probe = Udp(edge, "127.0.0.98")
+    probe = _peer(edge, "127.0.0.98")
     try:
-        probe.send(probe.request("OPTIONS", f"sip:{edge.ip}:{edge.sip_port}", "sip:probe@127.0.0.98"))
-        reply = probe.final()
+        reply = probe.transact(options_request(probe))
     finally:
         probe.close()
     assert re.findall(r"(?im)^Server:\s*(.*?)\s*$", reply) == ["kamailio"]
