@@ -39,6 +39,7 @@ from controlplane.services.carriers import create_carrier  # noqa: E402
 from controlplane.services.decks import import_deck  # noqa: E402
 from controlplane.services.ledger import add_credit  # noqa: E402
 from controlplane.services.plans import create_plan  # noqa: E402
+from controlplane.services.scope import Scope  # noqa: E402
 from controlplane.services.tenants import create_tenant, ensure_operator  # noqa: E402
 from controlplane.testing.net import free_port, wait_port  # noqa: E402
 from fs_standin import CallSpec, FarEnd  # noqa: E402
@@ -82,13 +83,13 @@ def prepare() -> dict[str, str]:
     upgrade(BENCH_DB)
     with session_scope() as s:
         ensure_operator(s)
-        import_deck(s, "retail", ["49,Germany,0.60,1,1,0\n"])
-        import_deck(s, "buy", ["49,Germany,0.30,1,1,0\n"])
-        create_plan(s, name="basic", decks=["retail"])
-        create_carrier(s, name="carrier-a", host="127.0.0.1", port=5071, buy_deck="buy")
-        tenant = create_tenant(s, name="bench", realm="bench.example.com", plan="basic")
-        account = create_sip_account(s, tenant, "1000", "secret-1000").account
-        add_credit(s, tenant, Decimal("1000000"), "bench", "bench")
+        import_deck(s, Scope.operator(), "retail", ["49,Germany,0.60,1,1,0\n"])
+        import_deck(s, Scope.operator(), "buy", ["49,Germany,0.30,1,1,0\n"])
+        create_plan(s, Scope.operator(), name="basic", decks=["retail"])
+        create_carrier(s, Scope.operator(), name="carrier-a", host="127.0.0.1", port=5071, buy_deck="buy")
+        tenant = create_tenant(s, Scope.operator(), name="bench", realm="bench.example.com", plan="basic")
+        account = create_sip_account(s, Scope.operator(), tenant, "1000", "secret-1000").account
+        add_credit(s, Scope.operator(), tenant, Decimal("1000000"), "bench")
         s.flush()
         return {"X-CP-Account": str(account.id), "X-CP-Tenant": str(tenant.id), "X-CP-Auth": "digest"}
 

@@ -98,6 +98,7 @@ def main() -> int:
     from controlplane.migrate import upgrade
     from controlplane.models import IpListAction, IpListEntry, SipAccount
     from controlplane.services.accounts import ha1, ha1b
+    from controlplane.services.scope import Scope
     from controlplane.services.tenants import create_tenant, ensure_operator
 
     run_dir = Path(tempfile.mkdtemp(prefix="cp-bench-kamailio-"))
@@ -110,7 +111,7 @@ def main() -> int:
             ensure_operator(s)
             for i in range(args.users):
                 realm = f"b{i:05d}.{REALM}"
-                tenant = create_tenant(s, name=f"bench-{i:05d}", realm=realm)
+                tenant = create_tenant(s, Scope.operator(), name=f"bench-{i:05d}", realm=realm)
                 s.add(SipAccount(tenant_id=tenant.id, username=USER, ha1=ha1(USER, realm, PASSWORD),
                                  ha1b=ha1b(USER, realm, PASSWORD)))
                 lines.append(f"{realm};")

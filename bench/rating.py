@@ -24,6 +24,7 @@ from sqlalchemy import text  # noqa: E402
 from controlplane.db import drop_database, get_engine, session_scope  # noqa: E402
 from controlplane.migrate import upgrade  # noqa: E402
 from controlplane.services.decks import import_deck  # noqa: E402
+from controlplane.services.scope import Scope  # noqa: E402
 from controlplane.state.deck_cache import DeckCache  # noqa: E402
 
 
@@ -60,11 +61,11 @@ def main() -> None:
         prefixes = make_deck(csv_path, args.prefixes, rng)
         started = time.perf_counter()
         with session_scope() as s, csv_path.open() as handle:
-            report = import_deck(s, "bench", handle)
+            report = import_deck(s, Scope.operator(), "bench", handle)
         import_seconds = time.perf_counter() - started
         started = time.perf_counter()
         with session_scope() as s, csv_path.open() as handle:
-            report = import_deck(s, "bench", handle)
+            report = import_deck(s, Scope.operator(), "bench", handle)
         reimport_seconds = time.perf_counter() - started
 
     with session_scope() as s:

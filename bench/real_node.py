@@ -312,19 +312,22 @@ def prepare_data(db_url: str, carrier_port: int, fs_port: int, esl_port: int) ->
     from controlplane.services.ledger import add_credit
     from controlplane.services.nodes import add_node
     from controlplane.services.plans import create_plan
+    from controlplane.services.scope import Scope
     from controlplane.services.tenants import create_tenant, ensure_operator
 
     with session_scope(db_url) as s:
         ensure_operator(s)
-        import_deck(s, "retail", ["49,Germany,0.60,1,1,0\n"])
-        import_deck(s, "buy", ["49,Germany,0.30,1,1,0\n"])
-        create_plan(s, name="basic", decks=["retail"])
-        create_carrier(s, name="carrier-a", host=CARRIER_IP, port=carrier_port, buy_deck="buy")
-        tenant = create_tenant(s, name="bench", realm="bench.example.com", plan="basic")
-        create_sip_account(s, tenant, "bench-pbx", "bench-secret-1", kind=SipAccountKind.TRUNK, source_ip=TRUNK_IP)
-        add_credit(s, tenant, Decimal("1000000"), "bench", "bench")
+        import_deck(s, Scope.operator(), "retail", ["49,Germany,0.60,1,1,0\n"])
+        import_deck(s, Scope.operator(), "buy", ["49,Germany,0.30,1,1,0\n"])
+        create_plan(s, Scope.operator(), name="basic", decks=["retail"])
+        create_carrier(s, Scope.operator(), name="carrier-a", host=CARRIER_IP, port=carrier_port, buy_deck="buy")
+        tenant = create_tenant(s, Scope.operator(), name="bench", realm="bench.example.com", plan="basic")
+        create_sip_account(s, Scope.operator(),
+                           tenant, "bench-pbx", "bench-secret-1", kind=SipAccountKind.TRUNK, source_ip=TRUNK_IP)
+        add_credit(s, Scope.operator(), tenant, Decimal("1000000"), "bench")
         s.add(IpListEntry(action=IpListAction.ALLOW, address=TRUNK_IP))  # see the docstring: pike
-        add_node(s, name=NODE_NAME, sip=f"{FS_IP}:{fs_port}", esl=f"127.0.0.1:{esl_port}", esl_password="ClueCon",
+        add_node(s, Scope.operator(),
+                 name=NODE_NAME, sip=f"{FS_IP}:{fs_port}", esl=f"127.0.0.1:{esl_port}", esl_password="ClueCon",
                  weight=100)
         s.commit()
         report = sync(s, reload=False)  # Kamailio is started afterwards and loads the tables itself

@@ -14,6 +14,7 @@ from controlplane.esl.cdr_writer import BatchWriter
 from controlplane.models import Cdr, LedgerEntry, Tenant
 from controlplane.services import ledger
 from controlplane.services.cdrs import DUPLICATE, WRITTEN
+from controlplane.services.scope import Scope
 from controlplane.services.tenants import create_tenant, ensure_operator
 
 
@@ -22,8 +23,8 @@ def tenants(session) -> list[int]:
     ensure_operator(session)
     ids = []
     for name in ("acme", "globex"):
-        t = create_tenant(session, name=name, realm=f"{name}.example.com")
-        ledger.add_credit(session, t, "10", "top-up", "admin")
+        t = create_tenant(session, Scope.operator(), name=name, realm=f"{name}.example.com")
+        ledger.add_credit(session, Scope.operator(), t, "10", "top-up")
         ids.append(t.id)
     session.commit()
     return ids

@@ -110,8 +110,8 @@ def test_postpaid_tenant_and_credit_limit(world: Path, session) -> None:
     ("args", "code", "message"),
     [
         (("tenant", "create", "--name", "x", "--realm", "not a realm"), 2, "realm"),
-        (("tenant", "create", "--name", "acme", "--realm", "other.example.com"), 2, "exists already"),
-        (("tenant", "create", "--name", "y", "--realm", "acme.voice.example.com"), 2, "another tenant"),
+        (("tenant", "create", "--name", "acme", "--realm", "other.example.com"), 5, "exists already"),
+        (("tenant", "create", "--name", "y", "--realm", "acme.voice.example.com"), 5, "another tenant"),
         (("tenant", "create", "--name", "z", "--realm", "z.example.com", "--credit-limit", "5"), 2, "postpaid"),
         (("credit", "add", "--tenant", "nobody", "--amount", "1", "--note", "n"), 3, "not found"),
         (("credit", "add", "--tenant", "acme", "--amount", "lots", "--note", "n"), 2, "not a number"),

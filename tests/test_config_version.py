@@ -45,11 +45,11 @@ class World:
 
     def __init__(self, session: Session) -> None:
         ensure_operator(session)
-        decks.import_deck(session, "sell", ["49,Germany,0.60,1,1,0"])
-        plans.create_plan(session, name="p", decks=["sell"])
-        self.tenant = create_tenant(session, name="acme", realm="acme.example.com", plan="p")
-        self.account = create_sip_account(session, self.tenant, "alice", "secret-pass").account
-        ledger.add_credit(session, self.tenant, "10", "top-up", "admin")
+        decks.import_deck(session, Scope.operator(), "sell", ["49,Germany,0.60,1,1,0"])
+        plans.create_plan(session, Scope.operator(), name="p", decks=["sell"])
+        self.tenant = create_tenant(session, Scope.operator(), name="acme", realm="acme.example.com", plan="p")
+        self.account = create_sip_account(session, Scope.operator(), self.tenant, "alice", "secret-pass").account
+        ledger.add_credit(session, Scope.operator(), self.tenant, "10", "top-up")
         session.commit()
         self.session = session
         self.live = LiveCalls.connect()
@@ -65,8 +65,9 @@ class World:
             return decide(s, self.live, caller, dialed, "100", "Alice", 0.0, self.cache)
 
     def add_carrier(self, name: str = "carrier1", rate: str = "0.30") -> None:
-        decks.import_deck(self.session, f"buy-{name}", [f"49,Germany,{rate},1,1,0"], kind=DeckKind.BUY)
-        carriers.create_carrier(self.session, name=name, host="10.0.0.1", buy_deck=f"buy-{name}")
+        decks.import_deck(self.session, Scope.operator(),
+                          f"buy-{name}", [f"49,Germany,{rate},1,1,0"], kind=DeckKind.BUY)
+        carriers.create_carrier(self.session, Scope.operator(), name=name, host="10.0.0.1", buy_deck=f"buy-{name}")
         self.session.commit()
 
     def version(self) -> str:
@@ -103,7 +104,8 @@ def test_an_account_suspended_before_a_call_refuses_it(world: World) -> None:
 def test_a_deck_reimport_applies_its_new_rate_to_the_next_call(world: World) -> None:
     world.add_carrier()
     assert world.call().match.row.rate == D("0.60")
-    decks.import_deck(world.session, "sell", ["49,Germany,0.90,1,1,0", "4930,Berlin,0.75,1,1,0"])  # Core inserts
+    decks.import_deck(world.session, Scope.operator(),
+                      "sell", ["49,Germany,0.90,1,1,0", "4930,Berlin,0.75,1,1,0"])  # Core inserts
     world.session.commit()
     after = world.call()
     assert (after.match.row.prefix, after.match.row.rate) == ("4930", D("0.75"))
@@ -128,7 +130,7 @@ def test_money_moves_its_own_version_not_the_config_version(world: World) -> Non
     view = world.cache._items[("account", world.account.id)]
     config, money = world.version(), world.live.snapshot(world.tenant.id).money_version
     assert config  # the setup's commits moved it
-    ledger.add_credit(world.session, world.tenant, "5", "top-up", "admin")
+    ledger.add_credit(world.session, Scope.operator(), world.tenant, "5", "top-up")
     world.session.commit()
     ledger.post(world.session, world.tenant.id, D("-1"), LedgerKind.CALL, reference="call:u1")  # a CDR's debit
     world.session.commit()
@@ -255,11 +257,11 @@ def test_calls_needing_the_same_entry_after_a_change_share_one_load(session) -> 
 
 def test_a_deck_checked_under_another_config_version_is_checked_again(session, redis_client) -> None:
     ensure_operator(session)
-    report = decks.import_deck(session, "d", ["49,Germany,0.60,1,1,0"])
+    report = decks.import_deck(session, Scope.operator(), "d", ["49,Germany,0.60,1,1,0"])
     session.commit()
     cache = DeckCache(check_interval=TTL)
     assert cache.index(session, report.deck_id, "1").lookup("4930").rate == D("0.60")
-    decks.import_deck(session, "d", ["49,Germany,0.70,1,1,0"])
+    decks.import_deck(session, Scope.operator(), "d", ["49,Germany,0.70,1,1,0"])
     session.commit()
     assert cache.index(session, report.deck_id, "1").lookup("4930").rate == D("0.60")  # trusted: same version
     assert cache.index(session, report.deck_id, "2").lookup("4930").rate == D("0.70")

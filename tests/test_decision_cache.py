@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from controlplane.services.call_decisions import DecisionCache
+from controlplane.services.scope import Scope
 
 
 class Clock:
@@ -53,8 +54,8 @@ def test_a_kept_balance_is_read_again_once_a_ledger_commit_bumps_its_version(ses
     from controlplane.state.live_calls import LiveCalls
 
     ensure_operator(session)
-    tenant = create_tenant(session, name="acme", realm="acme.example.com")
-    ledger.add_credit(session, tenant, "10", "top-up", "admin")
+    tenant = create_tenant(session, Scope.operator(), name="acme", realm="acme.example.com")
+    ledger.add_credit(session, Scope.operator(), tenant, "10", "top-up")
     session.commit()
     live, now, clock = LiveCalls.connect(), dt.datetime(2026, 11, 22, 12), Clock()
     cache = DecisionCache(ttl=2, clock=clock).money
@@ -86,9 +87,9 @@ def test_a_balance_this_process_changes_follows_in_its_cache_unless_someone_else
     from controlplane.state.live_calls import LiveCalls
 
     ensure_operator(session)
-    tenant = create_tenant(session, name="acme", realm="acme.example.com")
+    tenant = create_tenant(session, Scope.operator(), name="acme", realm="acme.example.com")
     tenant.monthly_spend_cap = D("100")
-    ledger.add_credit(session, tenant, "10", "top-up", "admin")
+    ledger.add_credit(session, Scope.operator(), tenant, "10", "top-up")
     session.commit()
     live, now = LiveCalls.connect(), dt.datetime.now(dt.UTC).replace(tzinfo=None)
     cache = DecisionCache(ttl=2).money

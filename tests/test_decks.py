@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from controlplane.core.deck_csv import parse_deck
-from controlplane.errors import Invalid, NotFound
+from controlplane.errors import Forbidden, Invalid, NotFound
 from controlplane.models import AuditLog, Rate, RateDeck, Role
 from controlplane.services.carriers import create_carrier
 from controlplane.services.decks import export_deck, import_deck, set_default_deck
@@ -69,38 +69,38 @@ def count_rates(session, name: str) -> int:
 
 
 def test_import_is_all_or_nothing_and_replaces_atomically(session) -> None:
-    report = import_deck(session, "retail", GOOD.splitlines(keepends=True))
+    report = import_deck(session, Scope.operator(), "retail", GOOD.splitlines(keepends=True))
     session.commit()
     assert (report.rows, report.version) == (3, 1)
     with pytest.raises(Invalid) as err:
-        import_deck(session, "retail", ["1,US,0.01,1,1,0\n", "2,bad,x,1,1,0\n"])
+        import_deck(session, Scope.operator(), "retail", ["1,US,0.01,1,1,0\n", "2,bad,x,1,1,0\n"])
     session.rollback()
     assert err.value.errors == ["line 2: rate 'x' is not a number"]
     assert count_rates(session, "retail") == 3  # untouched
-    report = import_deck(session, "retail", ["1,US,0.01,1,1,0\n"])
+    report = import_deck(session, Scope.operator(), "retail", ["1,US,0.01,1,1,0\n"])
     session.commit()
     assert report.version == 2
     assert count_rates(session, "retail") == 1
 
 
 def test_unknown_trunk_name_is_a_line_error_and_known_one_is_stored(session) -> None:
-    create_carrier(session, name="carrA", host="192.0.2.1")
+    create_carrier(session, Scope.operator(), name="carrA", host="192.0.2.1")
     text = (
         "prefix,destination,rate,initblock,billingblock,connectcharge,trunk\n"
         "1,US,0.01,1,1,0,carrA\n2,X,0.01,1,1,0,nope\n"
     )
     with pytest.raises(Invalid) as err:
-        import_deck(session, "pinned", text.splitlines(keepends=True))
+        import_deck(session, Scope.operator(), "pinned", text.splitlines(keepends=True))
     assert err.value.errors == ["line 3: unknown trunk 'nope'"]
-    import_deck(session, "pinned", text.splitlines(keepends=True)[:2])
+    import_deck(session, Scope.operator(), "pinned", text.splitlines(keepends=True)[:2])
     assert session.scalar(select(Rate.trunk_id).where(Rate.prefix == "1")) is not None
 
 
 def test_export_round_trips(session) -> None:
     text = "".join(GOOD.splitlines(keepends=True)[1:]) + "44,UK,0.0123,1,1,0,5,10,2.5,0.02\n"
-    import_deck(session, "retail", text.splitlines(keepends=True))
+    import_deck(session, Scope.operator(), "retail", text.splitlines(keepends=True))
     exported = "".join(export_deck(session, "retail"))
-    import_deck(session, "copy", exported.splitlines(keepends=True))
+    import_deck(session, Scope.operator(), "copy", exported.splitlines(keepends=True))
     assert sorted(_rows(session, "retail")) == sorted(_rows(session, "copy"))
     assert exported.splitlines()[0] == "prefix,destination,rate,initblock,billingblock,connectcharge,grace," \
         "free_seconds,surcharge,rate_first,trunk"
@@ -117,14 +117,14 @@ def _id(session, name: str) -> int:
 
 
 def test_deck_cache_rebuilds_only_when_the_version_changes(session) -> None:
-    import_deck(session, "retail", GOOD.splitlines(keepends=True))
+    import_deck(session, Scope.operator(), "retail", GOOD.splitlines(keepends=True))
     session.commit()
     now = [0.0]
     cache = DeckCache(check_interval=5, clock=lambda: now[0])
     deck_id = _id(session, "retail")
     assert cache.index(session, deck_id).lookup("905123").prefix == "905"
     assert cache.loads == 1
-    import_deck(session, "retail", ["905,Turkey mobile,0.20,1,1,0\n"])
+    import_deck(session, Scope.operator(), "retail", ["905,Turkey mobile,0.20,1,1,0\n"])
     session.commit()
     # Within the check interval the process keeps its index and asks nothing.
     assert cache.index(session, deck_id).lookup("90123") is not None
@@ -139,8 +139,8 @@ def test_deck_cache_rebuilds_only_when_the_version_changes(session) -> None:
 
 
 def test_set_default_leaves_one_default_and_an_audit_entry(session) -> None:
-    import_deck(session, "retail", GOOD.splitlines(keepends=True))
-    import_deck(session, "fallback", GOOD.splitlines(keepends=True))
+    import_deck(session, Scope.operator(), "retail", GOOD.splitlines(keepends=True))
+    import_deck(session, Scope.operator(), "fallback", GOOD.splitlines(keepends=True))
     set_default_deck(session, Scope.operator(), "retail")
     set_default_deck(session, Scope.operator("user:7"), "fallback")
     session.commit()
@@ -152,11 +152,12 @@ def test_set_default_leaves_one_default_and_an_audit_entry(session) -> None:
     ]
 
 
-def test_set_default_of_a_missing_deck_or_by_a_tenant_scope_is_not_found(session) -> None:
-    import_deck(session, "retail", GOOD.splitlines(keepends=True))
+def test_set_default_of_a_missing_deck_is_not_found_and_a_tenant_scope_is_refused(session) -> None:
+    import_deck(session, Scope.operator(), "retail", GOOD.splitlines(keepends=True))
     reseller = Scope(actor="user:3", role=Role.RESELLER, tenant_ids=frozenset({1}))
-    for scope, name in ((Scope.operator(), "nope"), (reseller, "retail")):
-        with pytest.raises(NotFound, match=f"rate deck {name!r} not found"):
-            set_default_deck(session, scope, name)
+    with pytest.raises(NotFound, match="rate deck 'nope' not found"):
+        set_default_deck(session, Scope.operator(), "nope")
+    with pytest.raises(Forbidden, match="rate decks: operators only"):
+        set_default_deck(session, reseller, "retail")
     assert session.scalar(select(func.count()).select_from(AuditLog)) == 1  # the import's entry only
     assert not session.scalar(select(RateDeck.is_default).where(RateDeck.name == "retail"))

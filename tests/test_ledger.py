@@ -13,13 +13,14 @@ from controlplane.db import get_engine
 from controlplane.errors import Invalid
 from controlplane.models import LedgerEntry, LedgerKind, Tenant
 from controlplane.services import ledger
+from controlplane.services.scope import Scope
 from controlplane.services.tenants import create_tenant, ensure_operator
 
 
 @pytest.fixture()
 def tenant(session) -> Tenant:
     ensure_operator(session)
-    t = create_tenant(session, name="acme", realm="acme.example.com")
+    t = create_tenant(session, Scope.operator(), name="acme", realm="acme.example.com")
     session.commit()
     return t
 
@@ -31,7 +32,7 @@ def balance_and_sum(session, tenant_id: int) -> tuple[D, D]:
 
 
 def test_credit_and_debits_keep_balance_equal_to_ledger_sum(session, tenant) -> None:
-    ledger.add_credit(session, tenant, "10.00", "top-up", "admin")
+    ledger.add_credit(session, Scope.operator(), tenant, "10.00", "top-up")
     ledger.post(session, tenant.id, D("-0.1342"), LedgerKind.CALL, reference="call:a")
     ledger.post(session, tenant.id, D("-0.0001"), LedgerKind.CALL, reference="call:b")
     session.commit()
@@ -59,10 +60,10 @@ def test_rolled_back_transaction_changes_neither_balance_nor_ledger(session, ten
 
 def test_credit_needs_a_note_and_a_nonzero_amount(session, tenant) -> None:
     with pytest.raises(Invalid) as err:
-        ledger.add_credit(session, tenant, "0", "", "admin")
+        ledger.add_credit(session, Scope.operator(), tenant, "0", "")
     assert "amount" in err.value.errors
     with pytest.raises(Invalid) as err:
-        ledger.add_credit(session, tenant, "5", "  ", "admin")
+        ledger.add_credit(session, Scope.operator(), tenant, "5", "  ")
     assert "note" in err.value.errors
     with pytest.raises(ValueError):
         ledger.post(session, tenant.id, 0.1, LedgerKind.CREDIT)  # floats are refused

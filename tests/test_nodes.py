@@ -14,6 +14,7 @@ from controlplane.esl.nodes import NodeAddress
 from controlplane.kamailio.tables import T_DISPATCHER
 from controlplane.models import AuditLog, MediaNode, Status
 from controlplane.services.nodes import add_node, node_addresses, parse_host_port, set_status
+from controlplane.services.scope import Scope
 
 
 def cp(*args: str) -> Result:
@@ -86,29 +87,29 @@ def test_duplicate_name_is_refused_and_changes_nothing(no_kamailio, session) -> 
     assert cp("node", "add", "--name", "fs-a", "--sip", "10.0.0.5").returncode == 0
     before = dispatcher(session)
     result = cp("node", "add", "--name", "fs-a", "--sip", "10.0.0.6")
-    assert result.returncode == 2
+    assert result.returncode == 5  # a conflict: well-formed input naming what exists
     assert result.stderr == "error: name: media node 'fs-a' exists already\n"
     assert session.scalar(select(func.count()).select_from(MediaNode)) == 1
     assert dispatcher(session) == before
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "code"),
     [
-        (("--name", "fs a", "--sip", "10.0.0.1"), "name:"),
-        (("--name", "fs-x", "--sip", "bad host!"), "sip:"),
-        (("--name", "fs-x", "--sip", "10.0.0.1:70000"), "sip: port"),
-        (("--name", "fs-x", "--sip", "10.0.0.5"), "is media node 'fs-a' already"),
-        (("--name", "fs-x", "--sip", "10.0.0.1", "--esl", "10.0.0.1:0"), "esl: port"),
-        (("--name", "fs-x", "--sip", "10.0.0.1", "--weight", "0"), "weight: 1 to 100"),
-        (("--name", "fs-x", "--sip", "10.0.0.1", "--weight", "101"), "weight: 1 to 100"),
-        (("--name", "fs-x", "--sip", "10.0.0.1", "--esl-password", "two words"), "esl_password"),
+        (("--name", "fs a", "--sip", "10.0.0.1"), "name:", 2),
+        (("--name", "fs-x", "--sip", "bad host!"), "sip:", 2),
+        (("--name", "fs-x", "--sip", "10.0.0.1:70000"), "sip: port", 2),
+        (("--name", "fs-x", "--sip", "10.0.0.5"), "is media node 'fs-a' already", 5),  # a conflict
+        (("--name", "fs-x", "--sip", "10.0.0.1", "--esl", "10.0.0.1:0"), "esl: port", 2),
+        (("--name", "fs-x", "--sip", "10.0.0.1", "--weight", "0"), "weight: 1 to 100", 2),
+        (("--name", "fs-x", "--sip", "10.0.0.1", "--weight", "101"), "weight: 1 to 100", 2),
+        (("--name", "fs-x", "--sip", "10.0.0.1", "--esl-password", "two words"), "esl_password", 2),
     ],
 )
-def test_bad_node_arguments_exit_2(no_kamailio, session, args: tuple[str, ...], message: str) -> None:
+def test_bad_node_arguments_are_refused(no_kamailio, session, args: tuple[str, ...], message: str, code: int) -> None:
     assert cp("node", "add", "--name", "fs-a", "--sip", "10.0.0.5").returncode == 0
     result = cp("node", "add", *args)
-    assert result.returncode == 2, result.output
+    assert result.returncode == code, result.output
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert session.scalar(select(func.count()).select_from(MediaNode)) == 1
 
@@ -125,9 +126,9 @@ def test_node_addresses_fall_back_to_cp_fs_nodes_only_when_none_is_registered(
     monkeypatch.setenv("CP_FS_NODES", "env-node=192.0.2.9:8023:envpw")
     assert node_addresses(session) == {"env-node": NodeAddress("env-node", "192.0.2.9", 8023, "envpw")}
 
-    add_node(session, name="fs-a", sip="10.0.0.5:5080")
-    add_node(session, name="fs-b", sip="10.0.0.6", esl="10.9.0.6", esl_password="pw")
-    set_status(session, "fs-b", Status.DISABLED)
+    add_node(session, Scope.operator(), name="fs-a", sip="10.0.0.5:5080")
+    add_node(session, Scope.operator(), name="fs-b", sip="10.0.0.6", esl="10.9.0.6", esl_password="pw")
+    set_status(session, Scope.operator(), "fs-b", Status.DISABLED)
     # Registered nodes replace CP_FS_NODES; a disabled one keeps its address for calls draining on it.
     assert node_addresses(session) == {
         "fs-a": NodeAddress("fs-a", "10.0.0.5", 8021, "ClueCon"),
@@ -139,7 +140,7 @@ def test_node_addresses_fall_back_to_cp_fs_nodes_only_when_none_is_registered(
 def test_calls_hangup_finds_the_node_in_the_table(clean_db, session) -> None:
     from controlplane.services.call_control import registered_addresses
 
-    add_node(session, name="fs-a", sip="10.0.0.5", esl="127.0.0.1:8099")
+    add_node(session, Scope.operator(), name="fs-a", sip="10.0.0.5", esl="127.0.0.1:8099")
     session.commit()
     assert registered_addresses() == {"fs-a": NodeAddress("fs-a", "127.0.0.1", 8099, "ClueCon")}
 

@@ -34,8 +34,9 @@ def tree(session) -> Tree:
                                ("c1", TenantKind.CLIENT, "r1"), ("c2", TenantKind.RESELLER, "r1"),
                                ("r3", TenantKind.RESELLER, "c2"), ("c4", TenantKind.CLIENT, "r3"),
                                ("c3", TenantKind.CLIENT, "r2")):
-        made[name] = tenants.create_tenant(session, name=name, realm=f"{name}.example", kind=kind, parent=parent)
-        accounts.create_sip_account(session, made[name], "1000", "pw-1000-secret")
+        made[name] = tenants.create_tenant(session, Scope.operator(),
+                                           name=name, realm=f"{name}.example", kind=kind, parent=parent)
+        accounts.create_sip_account(session, Scope.operator(), made[name], "1000", "pw-1000-secret")
     session.flush()
     return Tree({name: t.id for name, t in made.items()})
 
@@ -126,3 +127,98 @@ def test_writes_take_the_scope_and_its_actor(session, tree):
     c3 = tenants.by_name(session, Scope.operator(), "c3")
     with pytest.raises(NotFound):
         dids.add_did(session, scope, c3, "+4930777001")
+
+
+# Who may create a tenant below whom (by the parent's name; None: the caller's default parent).
+CREATE_TENANT = {
+    "operator": {"r1": True, "c3": False, None: True},  # c3 is a client: a client has no tenants below it
+    "reseller r1": {"r1": True, "r3": True, "r2": "NotFound", None: True},
+    "reseller r3": {"r3": True, "r1": "NotFound", None: True},
+    "client c1": {"c1": "Forbidden", None: "Forbidden"},
+}
+
+
+@pytest.mark.parametrize("who", list(CREATE_TENANT))
+def test_tenants_are_created_only_inside_the_scope(session, tree, who):
+    from controlplane.errors import Forbidden, Invalid
+
+    scope = _scopes(session, tree)[who]
+    for n, (parent, expected) in enumerate(CREATE_TENANT[who].items()):
+        name = f"new-{n}"
+        kwargs = dict(name=name, realm=f"{name}.{who.replace(' ', '-')}.example", parent=parent)
+        if expected is True:
+            made = tenants.create_tenant(session, scope, **kwargs)
+            # Inside the caller's tree (a scope is computed per request: the next one sees the new tenant).
+            assert scope.everything or made.id in subtree(session, scope.home)
+            # With no parent named, a reseller's tenant goes below the reseller, an operator's below the operator.
+            want_parent = tree.ids.get(parent) if parent else (scope.home or tenants.ensure_operator(session).id)
+            assert made.parent_id == want_parent
+        elif expected == "Forbidden":
+            with pytest.raises(Forbidden):
+                tenants.create_tenant(session, scope, **kwargs)
+        else:
+            with pytest.raises(Invalid) as refused:
+                tenants.create_tenant(session, scope, **kwargs)
+            # Another reseller's tenant reads like a missing one.
+            assert refused.value.errors == {"parent": f"tenant {parent!r} not found"} if expected == "NotFound" \
+                else "parent" in refused.value.errors
+
+
+@pytest.mark.parametrize("who", list(VISIBLE))
+def test_credit_goes_down_the_tree_only(session, tree, who):
+    from controlplane.errors import Forbidden
+    from controlplane.services import ledger
+
+    scope = _scopes(session, tree)[who]
+    home = scope.home
+    for name, tenant_id in tree.ids.items():
+        tenant = tenants.by_name(session, Scope.operator(), name)
+        if not scope.sees(tenant_id):
+            with pytest.raises(NotFound):
+                ledger.add_credit(session, scope, tenant, "1", "top-up")
+        elif who.startswith("client") or tenant_id == home:
+            with pytest.raises(Forbidden):
+                ledger.add_credit(session, scope, tenant, "1", "top-up")
+        else:
+            entry = ledger.add_credit(session, scope, tenant, "1", "top-up")
+            assert entry.actor == scope.actor
+
+
+@pytest.mark.parametrize("who", list(VISIBLE))
+def test_sip_accounts_are_created_in_visible_tenants_by_their_admins(session, tree, who):
+    from controlplane.errors import Forbidden
+
+    scope = _scopes(session, tree)[who]
+    for name, tenant_id in tree.ids.items():
+        tenant = tenants.by_name(session, Scope.operator(), name)
+        if not scope.sees(tenant_id):
+            with pytest.raises(NotFound):
+                accounts.create_sip_account(session, scope, tenant, "2000", "pw-2000-secret")
+        elif scope.user_id is not None:
+            with pytest.raises(Forbidden):
+                accounts.create_sip_account(session, scope, tenant, "2000", "pw-2000-secret")
+        else:
+            assert accounts.create_sip_account(session, scope, tenant, "2000", "pw-2000-secret").account.id
+
+
+OPERATOR_WRITES: dict[str, Callable] = {
+    "carriers.create_carrier": lambda s, scope: __import__("controlplane.services.carriers", fromlist=["x"])
+    .create_carrier(s, scope, name="carrier-x", host="192.0.2.10"),
+    "nodes.add_node": lambda s, scope: __import__("controlplane.services.nodes", fromlist=["x"])
+    .add_node(s, scope, name="fs-x", sip="192.0.2.11"),
+    "decks.import_deck": lambda s, scope: __import__("controlplane.services.decks", fromlist=["x"])
+    .import_deck(s, scope, "deck-x", ["49,Germany,0.60,1,1,0\n"]),
+}
+
+
+@pytest.mark.parametrize("write", list(OPERATOR_WRITES))
+@pytest.mark.parametrize("who", list(VISIBLE))
+def test_operator_wide_objects_are_written_by_operators_only(session, tree, who, write):
+    from controlplane.errors import Forbidden
+
+    scope = _scopes(session, tree)[who]
+    if scope.everything:
+        assert OPERATOR_WRITES[write](session, scope) is not None
+    else:
+        with pytest.raises(Forbidden):
+            OPERATOR_WRITES[write](session, scope)

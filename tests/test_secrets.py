@@ -8,12 +8,13 @@ from sqlalchemy import select
 from controlplane.errors import Invalid
 from controlplane.models import ApiKey, User
 from controlplane.services import api_keys
+from controlplane.services.scope import Scope
 from controlplane.services.users import ensure_admin, verify_password
 
 
 def test_api_key_is_shown_once_and_stored_hashed(session) -> None:
     admin, _ = ensure_admin(session)
-    issued = api_keys.issue(session, admin, ["cdr:read", "calls:write"])
+    issued = api_keys.issue(session, Scope.operator(), admin, ["cdr:read", "calls:write"])
     session.commit()
     stored = session.scalar(select(ApiKey))
     secret = issued.token.split(".", 1)[1]
@@ -30,7 +31,7 @@ def test_api_key_is_shown_once_and_stored_hashed(session) -> None:
 def test_bad_scope_is_refused(session) -> None:
     admin, _ = ensure_admin(session)
     with pytest.raises(Invalid):
-        api_keys.issue(session, admin, ["cdr read; drop"])
+        api_keys.issue(session, Scope.operator(), admin, ["cdr read; drop"])
 
 
 def test_admin_password_is_hashed(session) -> None:

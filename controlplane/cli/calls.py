@@ -43,4 +43,4 @@ def calls_hangup(uuid: str, cause: str) -> None:
     from controlplane.services.call_control import hangup_call
     from controlplane.state.live_calls import LiveCalls
 
-    click.echo(hangup_call(LiveCalls.connect(), uuid, api, cause))
+    click.echo(hangup_call(LiveCalls.connect(), Scope.operator(), uuid, api, cause))

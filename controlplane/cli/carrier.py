@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from controlplane.cli.common import _session, _sync_edge, handles_errors
+from controlplane.services.scope import Scope
 
 
 @click.group("carrier")
@@ -33,9 +34,9 @@ def carrier_create(name: str, host: str, port: int, transport: str, buy_deck: st
     from controlplane.services.carriers import create_carrier
 
     with _session() as s:
-        c = create_carrier(s, name=name, host=host, port=port, transport=transport, buy_deck=buy_deck,
+        c = create_carrier(s, Scope.operator(), name=name, host=host, port=port, transport=transport, buy_deck=buy_deck,
                            priority=priority, max_channels=max_channels, strip_prefix=strip_prefix,
                            add_prefix=add_prefix, is_default=is_default, username=username, password=password,
-                           register=register, actor="cli")
+                           register=register)
         click.echo(f"created carrier {c.name!r} (id {c.id}) -> {host}:{port}/{transport}")
     _sync_edge()  # Kamailio relays legs only to the trunks and takes calls only from the carriers it knows

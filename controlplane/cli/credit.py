@@ -26,5 +26,5 @@ def credit_add(tenant_name: str, amount: Decimal, note: str) -> None:
 
     with _session() as s:
         t = by_name(s, Scope.operator(), tenant_name)
-        entry = add_credit(s, t, amount, note, actor="cli")
+        entry = add_credit(s, Scope.operator(), t, amount, note)
         click.echo(f"{t.name}: {entry.amount:+} {t.currency}, balance {entry.balance_after} {t.currency}")

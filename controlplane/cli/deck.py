@@ -36,8 +36,8 @@ def deck_import(name: str, buy: bool, currency: str, file: str) -> None:
             bar.update(done - bar.pos)
 
     with _session() as s:
-        report = import_deck(s, name, lines, kind=DeckKind.BUY if buy else DeckKind.SELL,
-                             currency=currency.upper(), actor="cli", progress=progress)
+        report = import_deck(s, Scope.operator(), name, lines, kind=DeckKind.BUY if buy else DeckKind.SELL,
+                             currency=currency.upper(), progress=progress)
     if bar is not None:
         bar.render_finish()
     click.echo(f"imported {report.rows} rates into deck {name!r} (version {report.version})")

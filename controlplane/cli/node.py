@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from controlplane.cli.common import _session, _sync_edge, handles_errors
+from controlplane.services.scope import Scope
 
 
 @click.group("node")
@@ -36,8 +37,8 @@ def node_add(name: str, sip: str, transport: str, esl: str | None, esl_password:
     from controlplane.services.nodes import add_node
 
     with _session() as s:
-        n = add_node(s, name=name, sip=sip, transport=transport, esl=esl, esl_password=esl_password,
-                     weight=weight, actor="cli")
+        n = add_node(s, Scope.operator(), name=name, sip=sip, transport=transport, esl=esl, esl_password=esl_password,
+                     weight=weight)
         shown = _node_dict(n)
     click.echo(f"added media node {name!r} (id {n.id}): sip {shown['sip']}/{transport}, esl {shown['esl']}, "
                f"weight {weight}")
@@ -69,7 +70,7 @@ def _set_node_status(name: str, active: bool) -> None:
     from controlplane.services.nodes import set_status
 
     with _session() as s:
-        _, changed = set_status(s, name, Status.ACTIVE if active else Status.DISABLED, actor="cli")
+        _, changed = set_status(s, Scope.operator(), name, Status.ACTIVE if active else Status.DISABLED)
     word = "enabled" if active else "disabled"
     click.echo(f"media node {name!r} {word}" if changed else f"media node {name!r} was {word} already")
     _sync_edge()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from controlplane.cli.common import _session, handles_errors
+from controlplane.services.scope import Scope
 
 
 @click.group("plan")
@@ -21,5 +22,5 @@ def plan_create(name: str, decks: tuple[str, ...], markup: str) -> None:
     from controlplane.services.plans import create_plan
 
     with _session() as s:
-        p = create_plan(s, name=name, decks=list(decks), markup_pct=markup, actor="cli")
+        p = create_plan(s, Scope.operator(), name=name, decks=list(decks), markup_pct=markup)
         click.echo(f"created plan {p.name!r} (id {p.id}) with decks {', '.join(decks)}")

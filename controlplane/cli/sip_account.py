@@ -29,8 +29,9 @@ def sip_account_create(tenant_name: str, username: str, password: str | None, tr
     with _session() as s:
         t = by_name(s, Scope.operator(), tenant_name)
         created = create_sip_account(
-            s, t, username, password, kind=SipAccountKind.TRUNK if trunk_ip else SipAccountKind.ACCOUNT,
-            source_ip=trunk_ip, caller_id_number=caller_id, actor="cli",
+            s, Scope.operator(), t, username, password,
+            kind=SipAccountKind.TRUNK if trunk_ip else SipAccountKind.ACCOUNT, source_ip=trunk_ip,
+            caller_id_number=caller_id,
         )
         click.echo(f"created SIP account {username}@{t.realm} (id {created.account.id})")
         if created.password:

@@ -7,6 +7,7 @@ from decimal import Decimal
 import click
 
 from controlplane.cli.common import _decimal, _session, _sync_edge, handles_errors
+from controlplane.services.scope import Scope
 
 
 @click.group("tenant")
@@ -35,9 +36,9 @@ def tenant_create(name: str, realm: str | None, parent: str | None, plan: str | 
     with _session() as s:
         ensure_operator(s)
         t = create_tenant(
-            s, name=name, realm=realm, parent=parent, plan=plan, currency=currency,
+            s, Scope.operator(), name=name, realm=realm, parent=parent, plan=plan, currency=currency,
             kind=TenantKind.RESELLER if reseller else TenantKind.CLIENT, postpaid=postpaid,
-            credit_limit=credit_limit, margin_pct=margin, country_code=country_code, actor="cli",
+            credit_limit=credit_limit, margin_pct=margin, country_code=country_code,
         )
         click.echo(f"created {t.kind.value} {t.name!r} (id {t.id}{', realm ' + t.realm if t.realm else ''})")
     _sync_edge()  # its realm (Kamailio's domain table)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Invalid
-from controlplane.models import SipAccount, SipAccountKind, Tenant
+from controlplane.errors import Invalid, NotFound, refuse
+from controlplane.models import SipAccount, SipAccountKind, Status, Tenant
 from controlplane.services import audit
+from controlplane.services.listing import Page, keyset
 from controlplane.services.scope import Scope
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
@@ -48,6 +49,7 @@ def by_username(session: Session, scope: Scope, tenant: Tenant, username: str) -
 
 def create_sip_account(
     session: Session,
+    scope: Scope,
     tenant: Tenant,
     username: str,
     password: str | None = None,
@@ -56,9 +58,10 @@ def create_sip_account(
     source_ip: str | None = None,
     caller_id_name: str | None = None,
     caller_id_number: str | None = None,
-    actor: str = "system",
 ) -> CreatedAccount:
+    scope.require_manager(tenant, tenant.id, f"tenant {tenant.name!r}")
     errors: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
     if tenant.realm is None:
         errors["tenant"] = f"tenant {tenant.name!r} has no SIP realm"
     if not USERNAME.match(username or ""):
@@ -66,7 +69,7 @@ def create_sip_account(
     elif session.scalar(
         select(SipAccount.id).where(SipAccount.tenant_id == tenant.id, SipAccount.username == username)
     ):
-        errors["username"] = f"{username!r} exists already in this tenant"
+        conflicts["username"] = f"{username!r} exists already in this tenant"
     if password is not None and len(password) < 8:
         errors["password"] = "at least 8 characters"
     if kind == SipAccountKind.TRUNK and not source_ip:
@@ -75,8 +78,7 @@ def create_sip_account(
         count = session.scalar(select(func.count()).where(SipAccount.tenant_id == tenant.id))
         if count >= tenant.max_sip_accounts:
             errors["tenant"] = f"tenant allows at most {tenant.max_sip_accounts} SIP accounts"
-    if errors:
-        raise Invalid(errors)
+    refuse(errors, conflicts)
     generated = password is None
     secret = generate_password() if generated else password
     account = SipAccount(
@@ -86,6 +88,111 @@ def create_sip_account(
     )
     session.add(account)
     session.flush()
-    audit.record(session, actor, "sip_account.create", "sip_account", account.id, tenant.id,
+    audit.record(session, scope.actor, "sip_account.create", "sip_account", account.id, tenant.id,
                  {"username": username, "kind": kind.value})
     return CreatedAccount(account, secret if generated else None)
+
+
+def _visible(scope: Scope):  # noqa: ANN202 - a Select
+    return scope.restrict_account(scope.restrict(select(SipAccount), SipAccount.tenant_id), SipAccount.id)
+
+
+def get_account(session: Session, scope: Scope, account_id: int) -> SipAccount:
+    """SIP account `account_id`, if `scope` sees it (a tenant's normal user: only its own)."""
+    account = session.scalar(_visible(scope).where(SipAccount.id == account_id))
+    if account is None:
+        raise NotFound(f"SIP account {account_id} not found")
+    return account
+
+
+def page_accounts(session: Session, scope: Scope, *, tenant_id: int | None = None,
+                  kind: SipAccountKind | None = None, status: Status | None = None, search: str | None = None,
+                  after: int | None = None, limit: int = 50) -> Page[SipAccount]:
+    stmt = _visible(scope)
+    if tenant_id is not None:
+        stmt = stmt.where(SipAccount.tenant_id == tenant_id)
+    if kind is not None:
+        stmt = stmt.where(SipAccount.kind == kind)
+    if status is not None:
+        stmt = stmt.where(SipAccount.status == status)
+    if search:
+        stmt = stmt.where(SipAccount.username.like(f"%{search}%"))
+    return keyset(session, stmt, SipAccount.id, after=after, limit=limit)
+
+
+UPDATABLE = ("caller_id_name", "caller_id_number", "codecs", "nat_mode", "max_concurrent_calls", "strip_prefix",
+             "add_prefix", "record_calls", "webphone_enabled", "restricted_prefixes", "callerid_allow",
+             "callerid_deny")
+
+
+def update_account(session: Session, scope: Scope, account: SipAccount, changes: dict) -> SipAccount:
+    """Change the given fields (the tenant's admins only); audited with before and after."""
+    scope.require_manager(account, account.tenant_id, f"SIP account {account.id}")
+    errors = {field: "cannot be changed" for field in changes if field not in UPDATABLE}
+    for field in ("strip_prefix", "add_prefix"):
+        if changes.get(field) and not str(changes[field]).isdigit():
+            errors[field] = "digits only"
+    limit = changes.get("max_concurrent_calls")
+    if limit is not None and (not isinstance(limit, int) or limit < 0):
+        errors["max_concurrent_calls"] = "a whole number, not negative"
+    if errors:
+        raise Invalid(errors)
+    before = {f: getattr(account, f) for f in changes}
+    for field, value in changes.items():
+        setattr(account, field, "" if value is None and field in ("strip_prefix", "add_prefix") else value)
+    session.flush()
+    audit.record(session, scope.actor, "sip_account.update", "sip_account", account.id, account.tenant_id,
+                 {"before": before, "after": dict(changes)})
+    return account
+
+
+def set_account_status(session: Session, scope: Scope, account: SipAccount, status: Status) -> bool:
+    """Enable or disable; whether it changed. The caller then syncs the SIP edge and kicks registrations."""
+    scope.require_manager(account, account.tenant_id, f"SIP account {account.id}")
+    if account.status == status:
+        return False
+    before, account.status = account.status, status
+    session.flush()
+    audit.record(session, scope.actor, "sip_account.enable" if status == Status.ACTIVE else "sip_account.disable",
+                 "sip_account", account.id, account.tenant_id,
+                 {"before": {"status": before.value}, "after": {"status": status.value}})
+    return True
+
+
+def convert(session: Session, scope: Scope, account: SipAccount, kind: SipAccountKind,
+            source_ip: str | None = None) -> str | None:
+    """Turn a digest account into a customer trunk (it then calls from `source_ip`) or back.
+
+    Back to a digest account, a new password is generated and returned (shown once): the trunk had none in use.
+    """
+    scope.require_manager(account, account.tenant_id, f"SIP account {account.id}")
+    if kind == account.kind:
+        raise Invalid({"kind": f"already a {kind.value}"})
+    password = None
+    if kind == SipAccountKind.TRUNK:
+        if not source_ip:
+            raise Invalid({"source_ip": "a customer trunk needs the address it calls from"})
+        account.source_ip = source_ip
+    else:
+        password = generate_password()
+        realm = account.tenant.realm
+        account.ha1, account.ha1b = ha1(account.username, realm, password), ha1b(account.username, realm, password)
+        account.source_ip = None
+    before, account.kind = account.kind, kind
+    session.flush()
+    audit.record(session, scope.actor, "sip_account.convert", "sip_account", account.id, account.tenant_id,
+                 {"before": {"kind": before.value}, "after": {"kind": kind.value, "source_ip": account.source_ip}})
+    return password
+
+
+def reset_password(session: Session, scope: Scope, account: SipAccount) -> str:
+    """A new generated password, shown once; Kamailio keeps only the HA1 pair."""
+    scope.require_manager(account, account.tenant_id, f"SIP account {account.id}")
+    if account.kind != SipAccountKind.ACCOUNT:
+        raise Invalid({"kind": "a customer trunk authenticates by address, not by password"})
+    password = generate_password()
+    realm = account.tenant.realm
+    account.ha1, account.ha1b = ha1(account.username, realm, password), ha1b(account.username, realm, password)
+    session.flush()
+    audit.record(session, scope.actor, "sip_account.password", "sip_account", account.id, account.tenant_id)
+    return password

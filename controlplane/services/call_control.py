@@ -51,7 +51,10 @@ def list_calls(live: LiveCalls, scope: Scope, tenant_ids: set[int] | None = None
         uuids = live.uuids()
     else:
         uuids = set().union(*(live.uuids("tenant", t) for t in tenant_ids)) if tenant_ids else set()
-    return [LiveCall.from_redis(info) for info in live.details(uuids)]
+    calls = [LiveCall.from_redis(info) for info in live.details(uuids)]
+    if scope.user_id is not None:
+        calls = [c for c in calls if c.account_id == scope.account_id]
+    return calls
 
 
 def registered_addresses() -> dict[str, NodeAddress]:
@@ -63,11 +66,14 @@ def registered_addresses() -> dict[str, NodeAddress]:
         return node_addresses(session)
 
 
-def hangup_call(live: LiveCalls, uuid: str, api: Callable[[NodeAddress, str], str], cause: str = "NORMAL_CLEARING",
-                nodes: dict[str, NodeAddress] | None = None) -> str:
-    """`uuid_kill` on the node that has the call; the CDR then follows the usual path."""
+def hangup_call(live: LiveCalls, scope: Scope, uuid: str, api: Callable[[NodeAddress, str], str],
+                cause: str = "NORMAL_CLEARING", nodes: dict[str, NodeAddress] | None = None) -> str:
+    """`uuid_kill` on the node that has the call, if `scope` sees it; the CDR then follows the usual path."""
     info = live.get(uuid)
-    if not info:
+    tenant = info.get("tenant") if info else None
+    visible = info and scope.sees(int(tenant) if tenant else None) and (
+        scope.user_id is None or info.get("account") == str(scope.account_id))
+    if not visible:
         raise NotFound(f"no call {uuid} in flight")
     if nodes is None:
         nodes = registered_addresses()

@@ -7,15 +7,17 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Invalid
+from controlplane.errors import refuse
 from controlplane.models import AuthMode, Carrier, CarrierTrunk, DeckKind, RateDeck
 from controlplane.services import audit
+from controlplane.services.scope import Scope
 
 HOST = re.compile(r"^[A-Za-z0-9.:\[\]-]{1,190}$")
 
 
 def create_carrier(
     session: Session,
+    scope: Scope,
     *,
     name: str,
     host: str,
@@ -31,21 +33,22 @@ def create_carrier(
     username: str | None = None,
     password: str | None = None,
     register: bool = False,
-    actor: str = "system",
 ) -> Carrier:
     """A carrier with its first trunk (named like the carrier); more trunks can be added later.
 
     username/password: our account at the carrier, answering its digest challenges to our INVITEs
     (and registering to it when `register`).
     """
+    scope.require_operator("carriers")
     errors: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
     name = (name or "").strip()
     if not name:
         errors["name"] = "required"
     elif session.scalar(select(Carrier.id).where(Carrier.name == name)) or session.scalar(
         select(CarrierTrunk.id).where(CarrierTrunk.name == name)
     ):
-        errors["name"] = f"{name!r} exists already"
+        conflicts["name"] = f"{name!r} exists already"
     if not HOST.match(host or ""):
         errors["host"] = f"{host!r} is not a host name or address"
     if not 1 <= int(port) <= 65535:
@@ -70,8 +73,7 @@ def create_carrier(
             deck_id = deck.id
             if deck.kind != DeckKind.BUY:
                 deck.kind = DeckKind.BUY
-    if errors:
-        raise Invalid(errors)
+    refuse(errors, conflicts)
     carrier = Carrier(name=name, provider_tag=provider_tag)
     carrier.trunks.append(CarrierTrunk(
         name=name, host=host, port=int(port), transport=transport, buy_deck_id=deck_id, priority=priority,
@@ -81,7 +83,13 @@ def create_carrier(
     ))
     session.add(carrier)
     session.flush()
-    audit.record(session, actor, "carrier.create", "carrier", carrier.id,
+    audit.record(session, scope.actor, "carrier.create", "carrier", carrier.id,
                  details={"name": name, "host": host, "port": port, "buy_deck": buy_deck,
                           "username": username, "register": register})
     return carrier
+
+
+def list_carriers(session: Session, scope: Scope) -> list[Carrier]:
+    """Carriers are the operator's: a tenant scope is refused, not shown an empty list."""
+    scope.require_operator("carriers")
+    return list(session.scalars(select(Carrier).order_by(Carrier.id)))

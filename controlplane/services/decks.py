@@ -39,8 +39,9 @@ def get_deck(session: Session, name: str) -> RateDeck:
 def set_default_deck(session: Session, scope: Scope, name: str) -> RateDeck:
     """Make `name` the deck that rates a number nothing more specific rates (the only default).
 
-    Decks are operator-wide: a scope that does not see every tenant gets NotFound, as for a missing deck.
+    Decks are operator-wide: only an operator changes them.
     """
+    scope.require_operator("rate decks")
     deck = session.scalar(select(RateDeck).where(RateDeck.name == name))
     scope.require(deck, None, f"rate deck {name!r}")
     previous = session.scalars(select(RateDeck.name).where(RateDeck.is_default.is_(True), RateDeck.id != deck.id))
@@ -55,15 +56,16 @@ def set_default_deck(session: Session, scope: Scope, name: str) -> RateDeck:
 
 def import_deck(
     session: Session,
+    scope: Scope,
     name: str,
     source: Iterable[str],
     *,
     kind: DeckKind = DeckKind.SELL,
     currency: str = "USD",
-    actor: str = "system",
     progress: Progress | None = None,
 ) -> ImportReport:
     """Validate all lines, then replace the deck's rows and bump its version in one transaction."""
+    scope.require_operator("rate decks")
     parsed = parse_deck(source)
     trunk_ids = _resolve_trunks(session, parsed.lines, parsed.errors)
     if parsed.errors:
@@ -87,7 +89,7 @@ def import_deck(
         conn.execute(insert, [_rate_values(deck.id, line, trunk_ids) for line in chunk])
         if progress:
             progress(min(start + BATCH, total), total)
-    audit.record(session, actor, "deck.import", "rate_deck", deck.id, details={"rows": total, "name": name})
+    audit.record(session, scope.actor, "deck.import", "rate_deck", deck.id, details={"rows": total, "name": name})
     session.flush()
     return ImportReport(deck.id, name, total, deck.version)
 
@@ -141,3 +143,8 @@ class _LineBuffer:
         text = "".join(self._parts)
         self._parts.clear()
         return text
+
+
+def list_decks(session: Session, scope: Scope) -> list[RateDeck]:
+    scope.require_operator("rate decks")
+    return list(session.scalars(select(RateDeck).order_by(RateDeck.id)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -11,10 +12,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from controlplane.core.money import ZERO, to_decimal
-from controlplane.errors import Invalid, NotFound
-from controlplane.models import LedgerEntry, LedgerKind, Tenant
+from controlplane.errors import Forbidden, Invalid, NotFound
+from controlplane.models import LedgerEntry, LedgerKind, Role, Tenant
 from controlplane.models.base import utcnow
 from controlplane.services import audit
+from controlplane.services.listing import Page, keyset
+from controlplane.services.scope import Scope
 from controlplane.state import money_version
 
 LEDGER_INSERT = LedgerEntry.__table__.insert()
@@ -95,15 +98,20 @@ def post(session: Session, tenant_id: int, amount: Decimal | str, kind: LedgerKi
     return LedgerEntry(**row)
 
 
-def add_credit(session: Session, tenant: Tenant, amount: Decimal | str, note: str, actor: str) -> LedgerEntry:
+def add_credit(session: Session, scope: Scope, tenant: Tenant, amount: Decimal | str, note: str) -> LedgerEntry:
+    """Credit (or, negative, debit) a tenant with a note. Operators credit anyone; a reseller the tenants below
+    it, never itself; a client tenant no one."""
+    scope.require_manager(tenant, tenant.id, f"tenant {tenant.name!r}")
+    if scope.role == Role.CLIENT or tenant.id == scope.home:
+        raise Forbidden("credit is added by the operator or by the reseller above the tenant")
     value = to_decimal(amount)
     if value == 0:
         raise Invalid({"amount": "must not be zero"})
     if not note or not note.strip():
         raise Invalid({"note": "a reference note is required"})
-    entry = post(session, tenant.id, value, LedgerKind.CREDIT, note=note.strip(), actor=actor)
+    entry = post(session, tenant.id, value, LedgerKind.CREDIT, note=note.strip(), actor=scope.actor)
     audit.record(
-        session, actor, "credit.add", "tenant", tenant.id, tenant.id,
+        session, scope.actor, "credit.add", "tenant", tenant.id, tenant.id,
         {"amount": str(value), "balance_after": str(entry.balance_after)}, note,
     )
     return entry
@@ -114,3 +122,21 @@ def ledger_sum(session: Session, tenant_id: int) -> Decimal:
         LedgerEntry.tenant_id == tenant_id
     ))
     return Decimal(total)
+
+
+def page_ledger(session: Session, scope: Scope, *, tenant_id: int | None = None, kind: LedgerKind | None = None,
+                since: dt.datetime | None = None, until: dt.datetime | None = None, after: int | None = None,
+                limit: int = 50) -> Page[LedgerEntry]:
+    """Ledger rows the scope sees, newest first. A tenant's normal user sees no money rows."""
+    if scope.user_id is not None:
+        raise Forbidden("the ledger is for the tenant's administrators")
+    stmt = scope.restrict(select(LedgerEntry), LedgerEntry.tenant_id)
+    if tenant_id is not None:
+        stmt = stmt.where(LedgerEntry.tenant_id == tenant_id)
+    if kind is not None:
+        stmt = stmt.where(LedgerEntry.kind == kind)
+    if since is not None:
+        stmt = stmt.where(LedgerEntry.at >= since)
+    if until is not None:
+        stmt = stmt.where(LedgerEntry.at < until)
+    return keyset(session, stmt, LedgerEntry.id, after=after, limit=limit, newest_first=True)

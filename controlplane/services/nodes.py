@@ -12,10 +12,11 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Invalid, NotFound
+from controlplane.errors import NotFound, refuse
 from controlplane.esl.nodes import NodeAddress, parse_nodes
 from controlplane.models import MediaNode, Status
 from controlplane.services import audit
+from controlplane.services.scope import Scope
 from controlplane.settings import get_settings
 
 # FreeSWITCH's switchname ends up in CDRs and live calls as the node's name: keep it plain.
@@ -74,6 +75,7 @@ def list_nodes(session: Session) -> list[MediaNode]:
 
 def add_node(
     session: Session,
+    scope: Scope,
     *,
     name: str,
     sip: str,
@@ -81,15 +83,16 @@ def add_node(
     esl: str | None = None,
     esl_password: str | None = None,
     weight: int = 50,
-    actor: str = "system",
 ) -> MediaNode:
     """Register a node; `name` must be its switchname (FreeSWITCH-Switchname) so calls map to it."""
+    scope.require_operator("media nodes")
     errors: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
     name = (name or "").strip()
     if not NAME.match(name):
         errors["name"] = "1 to 64 of letters, digits and _ . - (the node's switchname)"
     elif session.scalar(select(MediaNode.id).where(MediaNode.name == name)):
-        errors["name"] = f"media node {name!r} exists already"
+        conflicts["name"] = f"media node {name!r} exists already"
     host, port = "", SIP_PORT
     try:
         host, port = parse_host_port(sip, SIP_PORT)
@@ -98,7 +101,7 @@ def add_node(
     else:
         other = session.scalar(select(MediaNode.name).where(MediaNode.host == host, MediaNode.port == port))
         if other:
-            errors["sip"] = f"{host}:{port} is media node {other!r} already"
+            conflicts["sip"] = f"{host}:{port} is media node {other!r} already"
     if transport not in TRANSPORTS:
         errors["transport"] = " or ".join(TRANSPORTS)
     esl_host, esl_port = None, ESL_PORT
@@ -111,27 +114,27 @@ def add_node(
         errors["esl_password"] = "1 to 128 characters, no spaces"
     if not isinstance(weight, int) or not WEIGHT_MIN <= weight <= WEIGHT_MAX:
         errors["weight"] = f"{WEIGHT_MIN} to {WEIGHT_MAX} (dispatcher weight, a share of calls)"
-    if errors:
-        raise Invalid(errors)
+    refuse(errors, conflicts)
     node = MediaNode(name=name, host=host, port=port, transport=transport, weight=weight, status=Status.ACTIVE,
                      esl_host=esl_host if esl_host != host else None, esl_port=esl_port, esl_password=esl_password)
     session.add(node)
     session.flush()
-    audit.record(session, actor, "media_node.create", "media_node", node.id,
+    audit.record(session, scope.actor, "media_node.create", "media_node", node.id,
                  details={"name": name, "sip": f"{host}:{port}", "transport": transport, "weight": weight,
                           "esl": f"{esl_host or host}:{esl_port}"})  # never the ESL password
     return node
 
 
-def set_status(session: Session, name: str, status: Status, actor: str = "system") -> tuple[MediaNode, bool]:
+def set_status(session: Session, scope: Scope, name: str, status: Status) -> tuple[MediaNode, bool]:
     """Enable or disable a node; (node, whether it changed). Audited only when it changed."""
+    scope.require_operator("media nodes")
     node = by_name(session, name)
     if node.status == status:
         return node, False
     before = node.status
     node.status = status
     session.flush()
-    audit.record(session, actor, f"media_node.{'enable' if status == Status.ACTIVE else 'disable'}",
+    audit.record(session, scope.actor, f"media_node.{'enable' if status == Status.ACTIVE else 'disable'}",
                  "media_node", node.id, details={"name": name, "from": before.value, "to": status.value})
     return node, True
 
@@ -155,3 +158,9 @@ def node_addresses(session: Session, fs_nodes: str | None = None, *,
     if not nodes:
         return parse_nodes(get_settings().fs_nodes if fs_nodes is None else fs_nodes)
     return {n.name: address_of(n) for n in nodes if not active_only or n.status == Status.ACTIVE}
+
+
+def visible_nodes(session: Session, scope: Scope) -> list[MediaNode]:
+    """Media nodes, for operators only (their addresses and ESL ports are the switch's inside)."""
+    scope.require_operator("media nodes")
+    return list_nodes(session)

@@ -17,7 +17,7 @@ from typing import TypeVar
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import NotFound
+from controlplane.errors import Forbidden, NotFound
 from controlplane.models import Role, Tenant, TenantRole, User
 
 T = TypeVar("T")
@@ -29,6 +29,8 @@ class Scope:
     role: Role
     tenant_ids: frozenset[int] | None  # None: every tenant
     user_id: int | None = None  # set for a tenant's normal user: it sees its own objects only
+    account_id: int | None = None  # that user's own SIP account (its calls are the CDRs it sees)
+    home: int | None = None  # the actor's own tenant (a reseller's root, a client's tenant); None for operators
 
     @classmethod
     def operator(cls, actor: str = "cli") -> Scope:
@@ -57,6 +59,24 @@ class Scope:
             raise NotFound(f"{what} not found")
         return obj
 
+    def restrict_account(self, stmt: Select, account_column: ColumnElement) -> Select:
+        """`stmt` narrowed to the normal user's own SIP account (unchanged for everyone else)."""
+        if self.user_id is None:
+            return stmt
+        return stmt.where(account_column == self.account_id)
+
+    def require_manager(self, obj: T | None, tenant_id: int | None, what: str) -> T:
+        """As `require`, and the caller may change the tenant's objects (a tenant's normal user may not)."""
+        found = self.require(obj, tenant_id, what)
+        if self.user_id is not None:
+            raise Forbidden(f"only the tenant's administrators may change {what}")
+        return found
+
+    def require_operator(self, what: str) -> None:
+        """Operator-wide objects (carriers, media nodes, rate decks, plans) are changed by operators only."""
+        if self.tenant_ids is not None:
+            raise Forbidden(f"{what}: operators only")
+
 
 def subtree(session: Session, root_id: int) -> frozenset[int]:
     """`root_id` and every tenant below it (breadth first over parent_id; a cycle cannot loop)."""
@@ -69,12 +89,13 @@ def subtree(session: Session, root_id: int) -> frozenset[int]:
     return frozenset(found)
 
 
-def for_user(session: Session, user: User) -> Scope:
-    """The scope of a portal user or of an API key's owner."""
-    actor = f"user:{user.id}"
+def for_user(session: Session, user: User, actor: str | None = None) -> Scope:
+    """The scope of a portal user, or of an API key acting as its owner (`actor` then names the key)."""
+    actor = actor or f"user:{user.id}"
     if user.role in (Role.SUPERADMIN, Role.ADMIN):
         return Scope(actor=actor, role=user.role, tenant_ids=None)
     if user.role == Role.RESELLER:
-        return Scope(actor=actor, role=user.role, tenant_ids=subtree(session, user.tenant_id))
+        return Scope(actor=actor, role=user.role, tenant_ids=subtree(session, user.tenant_id), home=user.tenant_id)
     own = None if user.tenant_role == TenantRole.ADMIN else user.id
-    return Scope(actor=actor, role=user.role, tenant_ids=frozenset({user.tenant_id}), user_id=own)
+    return Scope(actor=actor, role=user.role, tenant_ids=frozenset({user.tenant_id}), user_id=own,
+                 account_id=user.sip_account_id if own else None, home=user.tenant_id)

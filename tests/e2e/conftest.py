@@ -32,6 +32,7 @@ import pytest
 import redis
 
 from controlplane.freeswitch.render import render as render_node
+from controlplane.services.scope import Scope
 from controlplane.testing.freeswitch import NOT_INSTALLED, LocalFreeSwitch, freeswitch_binary
 from controlplane.testing.lab import (
     KAMAILIO,
@@ -284,18 +285,19 @@ def prepare_data(carrier_port: int, node_sip: str, esl_port: int, stack_tenants:
 
     with session_scope() as s:
         ensure_operator(s)
-        import_deck(s, "retail", RETAIL.splitlines(keepends=True))
-        import_deck(s, "buy-a", [BUY])
-        create_plan(s, name="basic", decks=["retail"])
-        create_carrier(s, name="carrier-a", host=CARRIER_IP, port=carrier_port, buy_deck="buy-a")
+        import_deck(s, Scope.operator(), "retail", RETAIL.splitlines(keepends=True))
+        import_deck(s, Scope.operator(), "buy-a", [BUY])
+        create_plan(s, Scope.operator(), name="basic", decks=["retail"])
+        create_carrier(s, Scope.operator(), name="carrier-a", host=CARRIER_IP, port=carrier_port, buy_deck="buy-a")
         for name, credit in (("acme", Decimal("5.00")), ("broke", None)):
             realms[name] = f"{name}.e2e.example.com"
-            tenant = create_tenant(s, name=name, realm=realms[name], plan="basic", country_code="49")
-            create_sip_account(s, tenant, *PHONES[name])
+            tenant = create_tenant(s, Scope.operator(), name=name, realm=realms[name], plan="basic", country_code="49")
+            create_sip_account(s, Scope.operator(), tenant, *PHONES[name])
             if credit:
-                add_credit(s, tenant, credit, "e2e credit", "test")
+                add_credit(s, Scope.operator(), tenant, credit, "e2e credit")
             stack_tenants[name] = tenant.id
-        add_node(s, name=NODE_NAME, sip=node_sip, esl=f"127.0.0.1:{esl_port}", esl_password="ClueCon", weight=100)
+        add_node(s, Scope.operator(),
+                 name=NODE_NAME, sip=node_sip, esl=f"127.0.0.1:{esl_port}", esl_password="ClueCon", weight=100)
         s.commit()
         report = sync(s, reload=False)
         assert not report.errors, report.errors

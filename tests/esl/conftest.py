@@ -31,6 +31,7 @@ from controlplane.services.carriers import create_carrier
 from controlplane.services.decks import import_deck
 from controlplane.services.ledger import add_credit
 from controlplane.services.plans import create_plan
+from controlplane.services.scope import Scope
 from controlplane.services.tenants import create_tenant, ensure_operator
 from controlplane.settings import Settings
 from controlplane.testing.net import free_port, wait_port
@@ -271,16 +272,21 @@ RETAIL = (
 def world(session) -> World:
     """acme (prepaid, 1.00 credit) with accounts 1000 and 1001; carriers A (5071) and B (5072)."""
     ensure_operator(session)
-    import_deck(session, "retail", RETAIL.splitlines(keepends=True))
-    import_deck(session, "buy-a", ["49,Germany,0.30,1,1,0\n", "44,UK,0.50,1,1,0\n", "1,USA,0.02,1,1,0\n"])
-    import_deck(session, "buy-b", ["49,Germany,0.40,1,1,0\n", "44,UK,0.60,1,1,0\n", "1,USA,0.03,1,1,0\n"])
-    create_plan(session, name="basic", decks=["retail"])
-    create_carrier(session, name="carrier-a", host="127.0.0.1", port=5071, buy_deck="buy-a", priority=1)
-    create_carrier(session, name="carrier-b", host="127.0.0.1", port=5072, buy_deck="buy-b", priority=2)
-    tenant = create_tenant(session, name="acme", realm="acme.voice.example.com", plan="basic", country_code="49")
-    account = create_sip_account(session, tenant, "1000", "secret-1000").account
-    account2 = create_sip_account(session, tenant, "1001", "secret-1001").account
-    add_credit(session, tenant, Decimal("1.00"), "test credit", "test")
+    import_deck(session, Scope.operator(), "retail", RETAIL.splitlines(keepends=True))
+    import_deck(session, Scope.operator(),
+                "buy-a", ["49,Germany,0.30,1,1,0\n", "44,UK,0.50,1,1,0\n", "1,USA,0.02,1,1,0\n"])
+    import_deck(session, Scope.operator(),
+                "buy-b", ["49,Germany,0.40,1,1,0\n", "44,UK,0.60,1,1,0\n", "1,USA,0.03,1,1,0\n"])
+    create_plan(session, Scope.operator(), name="basic", decks=["retail"])
+    create_carrier(session, Scope.operator(),
+                   name="carrier-a", host="127.0.0.1", port=5071, buy_deck="buy-a", priority=1)
+    create_carrier(session, Scope.operator(),
+                   name="carrier-b", host="127.0.0.1", port=5072, buy_deck="buy-b", priority=2)
+    tenant = create_tenant(session, Scope.operator(),
+                           name="acme", realm="acme.voice.example.com", plan="basic", country_code="49")
+    account = create_sip_account(session, Scope.operator(), tenant, "1000", "secret-1000").account
+    account2 = create_sip_account(session, Scope.operator(), tenant, "1001", "secret-1001").account
+    add_credit(session, Scope.operator(), tenant, Decimal("1.00"), "test credit")
     session.commit()
     return World(tenant.id, account.id, account2.id, tenant.realm)
 

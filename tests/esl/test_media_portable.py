@@ -17,6 +17,7 @@ from controlplane.services.carriers import create_carrier
 from controlplane.services.decks import import_deck
 from controlplane.services.ledger import add_credit
 from controlplane.services.plans import create_plan
+from controlplane.services.scope import Scope
 from controlplane.services.tenants import create_tenant, ensure_operator
 from controlplane.testing.freeswitch import NOT_INSTALLED
 from tests.esl.conftest import ControllerProcess, WebServer, free_port
@@ -39,16 +40,16 @@ def node_and_world(request, session, media_node_factory, tmp_path):
     node.far_ends.add("answer", FarEnd.answer(after=0.5, hangup_after=3))
     node.far_ends.add("congested", FarEnd.reject(503))
     ensure_operator(session)
-    import_deck(session, "retail", ["49,Germany,0.60,1,1,0\n"])
-    import_deck(session, "buy", ["49,Germany,0.30,1,1,0\n"])
-    create_plan(session, name="basic", decks=["retail"])
+    import_deck(session, Scope.operator(), "retail", ["49,Germany,0.60,1,1,0\n"])
+    import_deck(session, Scope.operator(), "buy", ["49,Germany,0.30,1,1,0\n"])
+    create_plan(session, Scope.operator(), name="basic", decks=["retail"])
     host, fe_port = node.far_end_address("congested").split(":")
-    create_carrier(session, name="first", host=host, port=int(fe_port), buy_deck="buy", priority=1)
+    create_carrier(session, Scope.operator(), name="first", host=host, port=int(fe_port), buy_deck="buy", priority=1)
     host, fe_port = node.far_end_address("answer").split(":")
-    create_carrier(session, name="second", host=host, port=int(fe_port), buy_deck="buy", priority=2)
-    tenant = create_tenant(session, name="acme", realm="acme.example.com", plan="basic")
-    account = create_sip_account(session, tenant, "1000", "secret-1000").account
-    add_credit(session, tenant, D("1.00"), "test", "test")
+    create_carrier(session, Scope.operator(), name="second", host=host, port=int(fe_port), buy_deck="buy", priority=2)
+    tenant = create_tenant(session, Scope.operator(), name="acme", realm="acme.example.com", plan="basic")
+    account = create_sip_account(session, Scope.operator(), tenant, "1000", "secret-1000").account
+    add_credit(session, Scope.operator(), tenant, D("1.00"), "test")
     session.commit()
     env = dict(os.environ, CP_CONTROLLER_PORT=str(port), CP_TIME_SCALE=str(scale), CP_KAMAILIO_SIP="direct",
                CP_FS_NODES=f"fs-node-1=127.0.0.1:{node.inbound_port}:{node.password}", CP_DECISION_CACHE_TTL="0",

@@ -25,6 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from controlplane.db import get_engine
+from controlplane.services.scope import Scope
 from controlplane.testing.lab import wait_until
 from controlplane.testing.net import free_port
 
@@ -235,7 +236,7 @@ def make_tenant(session: Session, name: str, realm: str):  # noqa: ANN201
     from controlplane.services.tenants import create_tenant, ensure_operator
 
     ensure_operator(session)
-    return create_tenant(session, name=name, realm=realm)
+    return create_tenant(session, Scope.operator(), name=name, realm=realm)
 
 
 def make_account(session: Session, tenant, username: str, password: str = "secret-pass-1",  # noqa: ANN001, ANN201
@@ -244,4 +245,5 @@ def make_account(session: Session, tenant, username: str, password: str = "secre
     from controlplane.services.accounts import create_sip_account
 
     kind = SipAccountKind.TRUNK if trunk_ip else SipAccountKind.ACCOUNT
-    return create_sip_account(session, tenant, username, password, kind=kind, source_ip=trunk_ip).account
+    return create_sip_account(session, Scope.operator(),
+                              tenant, username, password, kind=kind, source_ip=trunk_ip).account

@@ -7,6 +7,7 @@ import socket
 import time
 
 from controlplane.models import IpListAction, IpListEntry
+from controlplane.services.scope import Scope
 from tests.kamailio.conftest import make_account, make_tenant
 from tests.kamailio.sipclient import SipPeer, options
 
@@ -89,7 +90,7 @@ def test_carriers_and_customer_trunks_are_not_banned_for_their_traffic(edge, ses
 
     tenant = make_tenant(session, "floodco", "floodco.example.com")
     make_account(session, tenant, "pbx-1", trunk_ip="127.0.0.62")
-    create_carrier(session, name="bulk-carrier", host="127.0.0.63", port=5060)
+    create_carrier(session, Scope.operator(), name="bulk-carrier", host="127.0.0.63", port=5060)
     session.commit()
     edge.sync(session)
     for peer in ("127.0.0.62", "127.0.0.63"):

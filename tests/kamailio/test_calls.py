@@ -7,6 +7,7 @@ import socket
 import time
 
 from controlplane.models import Carrier, CarrierTrunk, MediaNode, TrunkAddress
+from controlplane.services.scope import Scope
 from tests.kamailio.conftest import make_account, make_tenant, wait_for
 
 
@@ -230,7 +231,7 @@ def test_carrier_that_challenges_our_invite_gets_the_trunks_credentials(edge, se
 
     carrier_proc, port, log = _challenging_carrier(edge, "127.0.0.44")
     try:
-        create_carrier(session, name="strict-carrier", host="127.0.0.44", port=port,
+        create_carrier(session, Scope.operator(), name="strict-carrier", host="127.0.0.44", port=port,
                        username="cp-account", password="s3cret-at-carrier")
         _nodes(session, fs_nodes[:1])
         edge.sync(session)
