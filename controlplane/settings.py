@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 def _env(name: str, default: str) -> str:
@@ -41,6 +42,11 @@ class Settings:
     web_host: str = field(default_factory=lambda: _env("CP_WEB_HOST", "127.0.0.1"))
     web_port: int = field(default_factory=lambda: int(_env("CP_WEB_PORT", "8080")))
     secret_key: str = field(default_factory=lambda: _env("CP_SECRET_KEY", "dev-only-change-me"))
+    # Requests per API key (or per address when unauthenticated), as the `limits` library writes a rate.
+    api_rate_limit: str = field(default_factory=lambda: _env("CP_API_RATE_LIMIT", "600/minute"))
+    # npm-installed browser assets (web-assets/node_modules, installed by scripts/bootstrap.sh).
+    web_assets: str = field(default_factory=lambda: _env(
+        "CP_WEB_ASSETS", str(Path(__file__).resolve().parents[1] / "web-assets" / "node_modules")))
     # When true, LCR leaves out carriers whose buy rate is above the sell rate.
     # Country code assumed for a tenant that has none set (E.164 normalization of national numbers).
     default_country_code: str = field(default_factory=lambda: _env("CP_COUNTRY_CODE", "1"))

@@ -78,6 +78,19 @@ prepare_database() {
   "$VENV/bin/controlplane" db upgrade
 }
 
+install_assets() {
+  # The API reference page's scripts come from npm (web-assets/package-lock.json), served by the app itself.
+  if ! command -v npm >/dev/null 2>&1; then
+    say "apt: installing nodejs npm"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm
+  fi
+  local stamp="$ROOT/web-assets/node_modules/.installed-$(sha1sum web-assets/package-lock.json | cut -c1-12)"
+  if [ -f "$stamp" ]; then say "assets: up to date"; return; fi
+  say "assets: npm ci (web-assets)"
+  (cd "$ROOT/web-assets" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$stamp"
+}
+
 ensure_admin() {
   "$VENV/bin/controlplane" user ensure-admin
 }
@@ -87,6 +100,7 @@ install_all() {
   start_mariadb
   start_redis
   install_python
+  install_assets
 }
 
 # Start a long-running controlplane process once: `start_daemon NAME ARGS...` (pid in var/NAME.pid).

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.errors import DomainError, Invalid, NotFound, outcome
+from controlplane.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NodeError,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+    outcome,
+)
 
 
 class Custom(DomainError):
@@ -15,6 +25,11 @@ class Custom(DomainError):
     (Invalid({"name": "required"}), 2, 400),
     (NotFound("no such tenant"), 3, 404),
     (Custom("something the user can fix"), 2, 400),
+    (Forbidden("operators only"), 4, 403),
+    (Conflict({"realm": "taken"}), 5, 409),
+    (Unauthorized("no key"), 6, 401),
+    (RateLimited(3), 7, 429),
+    (NodeError("fs-a down"), 1, 503),
 ])
 def test_table(exc, exit_code, status):
     assert (outcome(exc).exit_code, outcome(exc).http_status) == (exit_code, status)
@@ -37,7 +52,7 @@ def test_web_answers_domain_errors_from_the_table():
     client = app.test_client()
     bad = client.get("/_raise/invalid")
     assert bad.status_code == 400
-    assert bad.get_json() == {"error": "amount: must be positive", "errors": {"amount": "must be positive"}}
+    assert bad.get_json() == {"error": "amount: must be positive", "errors": {"amount": ["must be positive"]}}
     missing = client.get("/_raise/missing")
     assert missing.status_code == 404 and missing.get_json() == {"error": "no such voucher"}
 

@@ -1,4 +1,4 @@
-"""Declarative base shared by the core, the controller and the web app (via Flask-SQLAlchemy)."""
+"""Declarative base shared by the services, the controller and the web app."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from controlplane.models.base import Base, Money, utcnow
@@ -13,6 +13,8 @@ from controlplane.models.base import Base, Money, utcnow
 
 class Cdr(Base):
     __tablename__ = "cdrs"
+    # A tenant's CDRs by time, then id: the API's filtered, cursor-paged listing walks this index.
+    __table_args__ = (Index("ix_cdrs_tenant_start_id", "tenant_id", "start_at", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uuid: Mapped[str] = mapped_column(String(64), unique=True)

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from controlplane.models.base import Base, Money, Percent, Timestamped, enum_type, utcnow
@@ -89,6 +89,8 @@ class User(Timestamped, Base):
         enum_type(TenantRole), default=TenantRole.ADMIN
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A tenant's normal user acts as this one SIP account: it sees that account and its calls only.
+    sip_account_id: Mapped[int | None] = mapped_column(ForeignKey("sip_accounts.id"))
 
     tenant: Mapped[Tenant] = relationship()
 
@@ -99,11 +101,34 @@ class ApiKey(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # The visible part identifies the key; only a hash of the secret is kept.
+    name: Mapped[str] = mapped_column(String(128), default="")
     key_prefix: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(128))
+    # Space-separated grants, `resource:read` or `resource:write` (write implies read), `*` for all.
     scopes: Mapped[str] = mapped_column(String(255), default="")
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Space-separated addresses or CIDR networks the key may be used from; empty: anywhere.
+    allowed_ips: Mapped[str] = mapped_column(String(1024), default="")
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class IdempotencyKey(Base):
+    """The first answer to a money write sent with an `Idempotency-Key`, committed with the write itself."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("owner", "key", name="uq_idempotency_keys_owner_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(190))  # the actor: one caller's keys never meet another's
+    key: Mapped[str] = mapped_column(String(128))
+    request_hash: Mapped[str] = mapped_column(String(64))  # the same key with another body is refused
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, server_default=func.now())
 
 
 class AuditLog(Base):

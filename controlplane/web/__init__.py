@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, jsonify
 from sqlalchemy import text
 
-from controlplane.errors import DomainError, Invalid, outcome
+from controlplane.errors import Conflict, DomainError, Invalid, RateLimited, outcome
 from controlplane.settings import get_settings
 from controlplane.web import session as db_session
 
@@ -18,21 +18,31 @@ def create_app(overrides: dict | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         # mod_json_cdr's `cred` (user:password); empty accepts unauthenticated posts (loopback labs).
         CDR_PUSH_CREDENTIALS=f"{settings.cdr_user}:{settings.cdr_password}" if settings.cdr_user else "",
+        REDIS_URL=settings.redis_url,
+        RATE_LIMIT_PREFIX=f"{settings.redis_prefix}ratelimit",
+        API_RATE_LIMIT=settings.api_rate_limit,
     )
     app.config.update(overrides or {})
     db_session.init_app(app)
 
+    from controlplane.web.api import init_api
     from controlplane.web.api.cdr_push import bp as cdr_push
 
     app.register_blueprint(cdr_push)
+    init_api(app, settings.web_assets)
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):  # noqa: ANN202
-        """Every domain error answers from the one table (controlplane.errors), with its field errors."""
+        """Every domain error answers from the one table (controlplane.errors), with its field errors
+        (each field a list of messages, as schema validation gives them)."""
         body: dict = {"error": str(exc)}
-        if isinstance(exc, Invalid):
-            body["errors"] = exc.errors
-        return jsonify(body), outcome(exc).http_status
+        if isinstance(exc, (Invalid, Conflict)):
+            errors = exc.errors if isinstance(exc.errors, dict) else {"lines": exc.errors}
+            body["errors"] = {k: v if isinstance(v, list) else [v] for k, v in errors.items()}
+        response = jsonify(body)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response, outcome(exc).http_status
 
     @app.get("/health")
     def health():  # noqa: ANN202

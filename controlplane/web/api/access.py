@@ -1,0 +1,106 @@
+"""Who is calling the REST API, what the call may touch, and how often: one decorator on every route.
+
+`@access("cdrs", "read")` authenticates the request (an API key as `Authorization: Bearer cp_...`), counts it
+against the key's rate limit (Redis, through the `limits` library), checks the key holds the grant, and leaves
+the caller's Scope in `g.scope` for the route to hand to its service. The requirement is kept on the view, so
+tests/api/test_matrix.py can read every route's and a route without one fails there.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import current_app, g, request
+from limits import parse as parse_rate
+from limits.storage import RedisStorage
+from limits.strategies import FixedWindowRateLimiter
+
+from controlplane.errors import Forbidden, Invalid, RateLimited, Unauthorized
+from controlplane.models.base import utcnow
+from controlplane.services import api_keys
+from controlplane.services.scope import Scope, for_user
+from controlplane.web import session as db_session
+
+ACCESS_ATTR = "cp_access"  # (resource, "read" | "write") on every API view
+
+
+def _limiter() -> FixedWindowRateLimiter:
+    limiter = current_app.extensions.get("cp_limiter")
+    if limiter is None:
+        storage = RedisStorage(current_app.config["REDIS_URL"], key_prefix=current_app.config["RATE_LIMIT_PREFIX"])
+        limiter = current_app.extensions["cp_limiter"] = FixedWindowRateLimiter(storage)
+    return limiter
+
+
+def _check_rate(key_id: int) -> None:
+    rate = parse_rate(current_app.config["API_RATE_LIMIT"])
+    limiter = _limiter()
+    if not limiter.hit(rate, "apikey", str(key_id)):
+        reset, _ = limiter.get_window_stats(rate, "apikey", str(key_id))
+        raise RateLimited(max(1, int(reset - utcnow().timestamp()) + 1))
+
+
+def _authenticate() -> Scope:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    session = db_session.current()
+    key = api_keys.authenticate(session, token.strip(), request.remote_addr, utcnow())
+    session.commit()  # last use is recorded even when the request itself is refused later
+    _check_rate(key.id)
+    g.api_key = key
+    return for_user(session, key.user, actor=f"apikey:{key.id}")
+
+
+def access(resource: str, level: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Authenticate, rate-limit and require the grant `resource:level` before the view runs."""
+    if level not in ("read", "write"):
+        raise ValueError(level)
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            g.scope = _authenticate()
+            if not api_keys.grants(g.api_key.scopes, resource, level):
+                raise Forbidden(f"this key lacks the scope {resource}:{level}")
+            return view(*args, **kwargs)
+
+        setattr(wrapper, ACCESS_ATTR, (resource, level))
+        return wrapper
+
+    return decorate
+
+
+def scope() -> Scope:
+    return g.scope
+
+
+def encode_cursor(after: int | None) -> str | None:
+    return None if after is None else base64.urlsafe_b64encode(f"id:{after}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = text.partition(":")
+        if kind != "id" or not value.isdigit():
+            raise ValueError(text)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise Invalid({"cursor": ["not a cursor this API gave out"]}) from None
+
+
+def page_body(page: Any) -> dict:
+    """A service's Page as the API's page body (the route's response schema dumps the items)."""
+    return {"items": page.items, "next_cursor": encode_cursor(page.next_after)}
+
+
+def commit() -> None:
+    db_session.current().commit()
