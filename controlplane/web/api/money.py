@@ -61,11 +61,11 @@ def add_credit(data: dict, tenant_id: int):
     if stored is None:
         entry = ledger.add_credit(session, scope(), tenants.get_tenant(session, scope(), tenant_id), **data)
         body = LedgerEntrySchema().dump(entry)
-        idempotency.remember(session, owner, key, digest, 201, body)
         try:
+            idempotency.remember(session, owner, key, digest, 201, body)
             commit()
             return make_response(jsonify(body), 201)
-        except IntegrityError:  # a twin request committed the same key first: answer as it did
+        except IntegrityError:  # a twin request committed the same key first: undo ours, answer as it did
             session.rollback()
             stored = idempotency.earlier(session, owner, key, digest)
     response = make_response(jsonify(stored.body), stored.status)

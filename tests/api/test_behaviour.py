@@ -1,0 +1,219 @@
+"""The REST API as its users meet it: field errors, keys (grants, expiry, addresses, revocation, minting), the
+rate limit, idempotent credit, stable cursor pages, the generated OpenAPI document and its reference page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from controlplane.core.cdr import CallRecord
+from controlplane.models import ApiKey, AuditLog, LedgerEntry, User
+from controlplane.services import api_keys, cdrs
+from controlplane.services.scope import Scope
+from controlplane.web import create_app
+
+
+def _key(session, world, who: str, scopes: list[str], **kw) -> str:
+    user = session.get(User, world.user[who])
+    token = api_keys.issue(session, Scope.operator("test"), user, scopes, **kw).token
+    session.commit()
+    return token
+
+
+def _as(app, token: str):  # noqa: ANN202
+    client = app.test_client()
+
+    def call(method: str, url: str, **kw):  # noqa: ANN202
+        return client.open(url, method=method, headers={"Authorization": f"Bearer {token}", **kw.pop("headers", {})},
+                           **kw)
+
+    return call
+
+
+def test_bad_input_gets_errors_per_field_and_changes_nothing(api, world, session):
+    count = session.scalar(select(func.count()).select_from(AuditLog))
+    bad = api("reseller r1", "POST", "/api/v1/tenants", json={"name": "x", "realm": "not a domain"})
+    assert bad.status_code == 400
+    assert bad.get_json()["errors"] == {"realm": ["'not a domain' is not a valid domain name"]}
+    schema = api("reseller r1", "POST", "/api/v1/sip-accounts", json={"tenant_id": "nope"})
+    assert schema.status_code == 422
+    assert set(schema.get_json()["errors"]) == {"tenant_id", "username"}
+    assert all(isinstance(v, list) for v in schema.get_json()["errors"].values())
+    negative = api("reseller r1", "PATCH", f"/api/v1/tenants/{world.tenant['c1']}", json={"max_dids": -1})
+    assert negative.status_code == 422 and "max_dids" in negative.get_json()["errors"]
+    duplicate = api("superadmin", "POST", "/api/v1/tenants", json={"name": "c1", "realm": "other.api.example"})
+    assert duplicate.status_code == 409 and duplicate.get_json()["errors"] == {"name": ["'c1' exists already"]}
+    bad_cursor = api("superadmin", "GET", "/api/v1/cdrs", query_string={"cursor": "garbage!"})
+    assert bad_cursor.status_code == 400 and "cursor" in bad_cursor.get_json()["errors"]
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(AuditLog)) == count
+
+
+def test_key_grants_expiry_addresses_and_revocation(app, world, session):
+    reader = _as(app, _key(session, world, "reseller r1", ["cdrs:read"]))
+    assert reader("GET", "/api/v1/cdrs").status_code == 200
+    refused = reader("GET", "/api/v1/tenants")
+    assert refused.status_code == 403 and refused.get_json() == {"error": "this key lacks the scope tenants:read"}
+    assert reader("POST", f"/api/v1/tenants/{world.tenant['c1']}/credit",
+                  json={"amount": "1", "note": "x"}).status_code == 403
+    writer = _as(app, _key(session, world, "reseller r1", ["tenants:write"]))
+    assert writer("GET", "/api/v1/tenants").status_code == 200  # write implies read
+
+    soon = dt.datetime.utcnow() + dt.timedelta(seconds=1)
+    expired_token = _key(session, world, "reseller r1", ["*"], expires_at=soon)
+    session.execute(ApiKey.__table__.update().where(ApiKey.key_prefix == expired_token[3:15]).values(
+        expires_at=dt.datetime.utcnow() - dt.timedelta(seconds=5)))
+    session.commit()
+    expired = _as(app, expired_token)("GET", "/api/v1/cdrs")
+    assert expired.status_code == 401 and expired.get_json() == {"error": "invalid, expired or revoked API key"}
+
+    elsewhere = _as(app, _key(session, world, "reseller r1", ["*"], allowed_ips="10.0.0.0/8"))
+    assert elsewhere("GET", "/api/v1/cdrs").status_code == 401  # the test client calls from 127.0.0.1
+    here = _as(app, _key(session, world, "reseller r1", ["*"], allowed_ips="127.0.0.0/8 ::1"))
+    assert here("GET", "/api/v1/cdrs").status_code == 200
+
+    owner = _as(app, world.token["reseller r1"])
+    victim = _key(session, world, "reseller r1", ["cdrs:read"])
+    victim_id = session.scalar(select(ApiKey.id).where(ApiKey.key_prefix == victim[3:15]))
+    assert _as(app, victim)("GET", "/api/v1/cdrs").status_code == 200
+    used = owner("GET", f"/api/v1/api-keys/{victim_id}").get_json()
+    assert used["last_used_at"] is not None and used["scopes"] == ["cdrs:read"]
+    assert owner("DELETE", f"/api/v1/api-keys/{victim_id}").get_json()["revoked"] is True
+    assert _as(app, victim)("GET", "/api/v1/cdrs").status_code == 401
+    assert _as(app, "cp_nothere.secret")("GET", "/api/v1/cdrs").status_code == 401
+
+
+def test_a_key_is_shown_once_and_cannot_mint_a_wider_one(app, world, session):
+    narrow = _as(app, _key(session, world, "reseller r1", ["cdrs:read", "api_keys:write"]))
+    wider = narrow("POST", "/api/v1/api-keys", json={"scopes": ["*"]})
+    assert wider.status_code == 403
+    assert narrow("POST", "/api/v1/api-keys", json={"scopes": ["tenants:write"]}).status_code == 403
+    made = narrow("POST", "/api/v1/api-keys", json={"scopes": ["cdrs:read"], "name": "reports"})
+    assert made.status_code == 201
+    body = made.get_json()
+    assert body["token"].startswith("cp_") and body["key"]["name"] == "reports"
+    listed = narrow("GET", f"/api/v1/api-keys/{body['key']['id']}").get_json()
+    assert "token" not in listed and body["token"] not in str(listed)
+    stored = session.get(ApiKey, body["key"]["id"])
+    assert body["token"].split(".")[1] not in (stored.key_hash, stored.key_prefix)
+
+
+def test_rate_limit_answers_429_with_retry_after(world, session, clean_db):
+    app = create_app({"TESTING": True, "API_RATE_LIMIT": "3/minute"})
+    call = _as(app, _key(session, world, "reseller r1", ["*"]))
+    assert [call("GET", "/api/v1/cdrs").status_code for _ in range(3)] == [200, 200, 200]
+    limited = call("GET", "/api/v1/cdrs")
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["Retry-After"]) <= 61
+    other = _as(app, _key(session, world, "reseller r2", ["*"]))
+    assert other("GET", "/api/v1/cdrs").status_code == 200  # per key
+
+
+def test_credit_with_an_idempotency_key_credits_once(api, world, session):
+    url = f"/api/v1/tenants/{world.tenant['c1']}/credit"
+    body = {"amount": "2.50", "note": "wire 42"}
+    first = api("reseller r1", "POST", url, json=body, headers={"Idempotency-Key": "wire-42"})
+    again = api("reseller r1", "POST", url, json=body, headers={"Idempotency-Key": "wire-42"})
+    assert first.status_code == again.status_code == 201
+    assert first.get_json() == again.get_json() and again.headers["Idempotent-Replayed"] == "true"
+    assert Decimal(first.get_json()["amount"]) == Decimal("2.5") and first.get_json()["actor"].startswith("apikey:")
+    other_body = api("reseller r1", "POST", url, json={**body, "amount": "9"}, headers={"Idempotency-Key": "wire-42"})
+    assert other_body.status_code == 409
+    session.rollback()
+    credits = session.scalars(select(LedgerEntry.amount).where(LedgerEntry.tenant_id == world.tenant["c1"],
+                                                               LedgerEntry.note == "wire 42")).all()
+    assert credits == [Decimal("2.5")]
+    # Another caller's identical key is its own.
+    assert api("superadmin", "POST", url, json=body, headers={"Idempotency-Key": "wire-42"}).status_code == 201
+
+
+def test_racing_credits_with_one_key_credit_once(app, world, session):
+    url = f"/api/v1/tenants/{world.tenant['c2']}/credit"
+    token = world.token["reseller r1"]
+    replies = []
+
+    def send() -> None:
+        client = app.test_client()
+        replies.append(client.post(url, json={"amount": "1.00", "note": "race"},
+                                   headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "race-1"}))
+
+    threads = [threading.Thread(target=send) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.status_code for r in replies) == [201] * 6, [r.get_json() for r in replies]
+    assert len({r.get_json()["id"] for r in replies}) == 1
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.note == "race")) == 1
+
+
+def test_cursor_pages_stay_stable_while_rows_arrive(api, world, session):
+    tenant = world.tenant["c1"]
+    start = dt.datetime(2026, 11, 6, 9, 0, 0)
+
+    def add(n: int) -> None:
+        cdrs.write_many(session, [CallRecord(uuid=f"page-{n}-{i}", direction="outbound", tenant_id=tenant,
+                                             start_at=start, disposition="FAILED") for i in range(n)])
+        session.commit()
+
+    add(7)
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"tenant_id": tenant, "limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = api("reseller r1", "GET", "/api/v1/cdrs", query_string=query).get_json()
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        pages += 1
+        if pages == 1:
+            add(2)  # newer rows: they belong before page 1 and must not shift what follows
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 8  # the 7 and the seed's one, each once
+    assert seen == sorted(seen, reverse=True)
+
+
+def test_openapi_document_is_generated_and_the_reference_page_is_served_locally(app, world):
+    client = app.test_client()
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.") and doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+    ops = [(path, method) for path, item in doc["paths"].items() for method in item]
+    assert ("/api/v1/tenants/{tenant_id}/credit", "post") in ops and len(ops) >= 30
+    credit = doc["paths"]["/api/v1/tenants/{tenant_id}/credit"]["post"]
+    assert any(p["name"] == "Idempotency-Key" for p in credit["parameters"])
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/v1/docs/assets/swagger-ui-bundle.js" in html and "//cdn" not in html and "unpkg" not in html
+    bundle = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.data) > 100_000
+
+
+def test_writes_are_audited_with_the_key_before_and_after(api, world, session):
+    reply = api("reseller r1", "PATCH", f"/api/v1/tenants/{world.tenant['c1']}", json={"max_dids": 7})
+    assert reply.status_code == 200 and reply.get_json()["max_dids"] == 7
+    entries = api("reseller r1", "GET", "/api/v1/audit", query_string={"action": "tenant.update"}).get_json()["items"]
+    assert entries[0]["actor"] == f"apikey:{world.key_id['reseller r1']}"
+    assert entries[0]["details"] == {"before": {"max_dids": None}, "after": {"max_dids": 7}}
+    assert api("reseller r2", "GET", "/api/v1/audit",
+               query_string={"action": "tenant.update"}).get_json()["items"] == []
+
+
+def test_the_cli_issues_the_first_key(app, world, session):
+    from click.testing import CliRunner
+
+    from controlplane.cli import main
+
+    email = session.get(User, world.user["superadmin"]).email
+    result = CliRunner().invoke(main, ["user", "api-key", "--email", email, "--scope", "cdrs:read", "--days", "30"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().rsplit(" ", 1)[-1]
+    assert _as(app, token)("GET", "/api/v1/cdrs").status_code == 200
+    assert _as(app, token)("GET", "/api/v1/tenants").status_code == 403
+    bad = CliRunner().invoke(main, ["user", "api-key", "--email", email, "--scope", "everything"])
+    assert bad.exit_code == 2 and "scopes" in bad.output
+    missing = CliRunner().invoke(main, ["user", "api-key", "--email", "nobody@x", "--scope", "*"])
+    assert missing.exit_code == 3
