@@ -2,7 +2,7 @@
 # One entry point for a fresh Debian 12 machine (and every later run: each step is idempotent).
 #   scripts/bootstrap.sh up     install everything, migrate, ensure an admin, start the stack
 #   scripts/bootstrap.sh test   install everything, then run the whole test suite
-#   scripts/bootstrap.sh down   stop what `up` started (web, Kamailio, controller, worker, the firewall table)
+#   scripts/bootstrap.sh down   stop what `up` started (web, Kamailio, controller, worker, jobs, the firewall table)
 #   scripts/bootstrap.sh install  only the install steps
 set -euo pipefail
 
@@ -117,6 +117,7 @@ start_daemon() {
 start_web() { start_daemon web web; }
 start_controller() { start_daemon controller controller; }
 start_worker() { start_daemon worker worker; }
+start_jobs() { start_daemon jobs jobs; }
 
 start_kamailio() {
   local run="${CP_KAMAILIO_RUN_DIR:-$VAR/kamailio}" pid
@@ -155,6 +156,7 @@ stop_pidfile() {
 }
 
 stop_all() {
+  stop_pidfile jobs "$VAR/jobs.pid"
   stop_pidfile worker "$VAR/worker.pid"
   stop_pidfile controller "$VAR/controller.pid"
   stop_pidfile kamailio "${CP_KAMAILIO_RUN_DIR:-$VAR/kamailio}/kamailio.pid"
@@ -177,6 +179,7 @@ case "${1:-}" in
     start_kamailio
     start_controller
     start_worker
+    start_jobs
     say "stack is up: MariaDB, Redis, kamailio, web :${CP_WEB_PORT:-8080}, controller :${CP_CONTROLLER_PORT:-8084}, worker"
     say "media nodes: render each FreeSWITCH node's config with 'controlplane freeswitch render --out DIR'" ;;
   test)

@@ -99,7 +99,7 @@ def test_unknown_trunk_name_is_a_line_error_and_known_one_is_stored(session) -> 
 def test_export_round_trips(session) -> None:
     text = "".join(GOOD.splitlines(keepends=True)[1:]) + "44,UK,0.0123,1,1,0,5,10,2.5,0.02\n"
     import_deck(session, Scope.operator(), "retail", text.splitlines(keepends=True))
-    exported = "".join(export_deck(session, "retail"))
+    exported = "".join(export_deck(session, Scope.operator(), "retail"))
     import_deck(session, Scope.operator(), "copy", exported.splitlines(keepends=True))
     assert sorted(_rows(session, "retail")) == sorted(_rows(session, "copy"))
     assert exported.splitlines()[0] == "prefix,destination,rate,initblock,billingblock,connectcharge,grace," \

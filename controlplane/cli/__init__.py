@@ -18,6 +18,7 @@ from controlplane.cli import (
     deck,
     did,
     freeswitch,
+    jobs,
     kamailio,
     node,
     plan,
@@ -51,4 +52,5 @@ main.add_command(node.node)
 main.add_command(web.web)
 main.add_command(calls.calls)
 main.add_command(worker.worker)
+main.add_command(jobs.jobs)
 main.add_command(controller.controller)

@@ -52,7 +52,7 @@ def deck_export(name: str, out: str) -> None:
     from controlplane.services.decks import export_deck
 
     with _session() as s, click.open_file(out, "w", encoding="utf-8") as handle:
-        for line in export_deck(s, name):
+        for line in export_deck(s, Scope.operator(), name):
             handle.write(line)
 
 

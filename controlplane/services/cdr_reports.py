@@ -12,8 +12,8 @@ from decimal import Decimal
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import NotFound
-from controlplane.models import Cdr
+from controlplane.errors import Forbidden, Invalid, NotFound
+from controlplane.models import Cdr, Role
 from controlplane.services.listing import Page, keyset
 from controlplane.services.scope import Scope
 
@@ -22,6 +22,21 @@ EXPORT_COLUMNS = ("uuid", "tenant_id", "sip_account_id", "direction", "caller_id
                   "destination", "start_at", "answer_at", "end_at", "duration", "billsec", "disposition", "sip_code",
                   "hangup_cause", "trunk_id", "rate_prefix", "rate", "billing_blocks", "cost", "buy_cost",
                   "currency")
+
+
+# What the carrier side of a call reveals: the operator's buy price and its trunks. Operators see them; a
+# reseller sees the chain of prices down to its clients; a client sees its own price only.
+OPERATOR_ONLY = frozenset({"buy_cost", "attempts", "trunk_id"})
+CHAIN = frozenset({"chain"})
+
+
+def hidden_fields(scope: Scope) -> frozenset[str]:
+    """The CDR fields `scope` may not see."""
+    if scope.everything:
+        return frozenset()
+    if scope.role == Role.RESELLER:
+        return OPERATOR_ONLY
+    return OPERATOR_ONLY | CHAIN
 
 
 @dataclass(frozen=True)
@@ -35,7 +50,7 @@ class CdrFilter:
     destination: str | None = None  # a prefix of the normalized number
     disposition: str | None = None
     sip_code: int | None = None
-    trunk_id: int | None = None
+    trunk_id: int | None = None  # operators only (the filter is ignored for other scopes: it would probe trunks)
 
 
 def _filtered(scope: Scope, flt: CdrFilter, stmt: Select | None = None) -> Select:
@@ -43,7 +58,7 @@ def _filtered(scope: Scope, flt: CdrFilter, stmt: Select | None = None) -> Selec
     stmt = scope.restrict_account(scope.restrict(stmt, Cdr.tenant_id), Cdr.sip_account_id)
     for f in fields(CdrFilter):
         value = getattr(flt, f.name)
-        if value is None:
+        if value is None or f.name in hidden_fields(scope):
             continue
         if f.name == "since":
             stmt = stmt.where(Cdr.start_at >= value)
@@ -75,25 +90,61 @@ class Totals:
     answered: int
     billsec: int
     cost: Decimal
-    buy_cost: Decimal
+    buy_cost: Decimal | None  # operators only
+    key: object = None  # the group, in a summary
+
+
+def _sums() -> tuple:
+    return (func.count(Cdr.id), func.coalesce(func.sum(Cdr.billsec > 0), 0), func.coalesce(func.sum(Cdr.billsec), 0),
+            func.coalesce(func.sum(Cdr.cost), 0), func.coalesce(func.sum(Cdr.buy_cost), 0))
+
+
+def _totals(row: tuple, scope: Scope, key: object = None) -> Totals:
+    calls, answered, billsec, cost, buy = row
+    return Totals(int(calls), int(answered), int(billsec), Decimal(cost),
+                  None if "buy_cost" in hidden_fields(scope) else Decimal(buy), key)
 
 
 def totals(session: Session, scope: Scope, flt: CdrFilter) -> Totals:
-    stmt = _filtered(scope, flt, select(
-        func.count(Cdr.id), func.coalesce(func.sum(Cdr.billsec > 0), 0), func.coalesce(func.sum(Cdr.billsec), 0),
-        func.coalesce(func.sum(Cdr.cost), 0), func.coalesce(func.sum(Cdr.buy_cost), 0),
-    ))
-    calls, answered, billsec, cost, buy = session.execute(stmt).one()
-    return Totals(int(calls), int(answered), int(billsec), Decimal(cost), Decimal(buy))
+    return _totals(session.execute(_filtered(scope, flt, select(*_sums()))).one(), scope)
+
+
+# Summary groups: a SQL expression each (MariaDB's date functions: the database is MariaDB).
+GROUPS = {
+    "day": lambda: func.date(Cdr.start_at),
+    "month": lambda: func.date_format(Cdr.start_at, "%Y-%m"),
+    "destination": lambda: Cdr.destination,
+    "account": lambda: Cdr.sip_account_id,
+    "tenant": lambda: Cdr.tenant_id,
+    "trunk": lambda: Cdr.trunk_id,
+    "did": lambda: Cdr.dialed,  # inbound calls only: the number that was called
+}
+SUMMARY_ROWS = 1000
+
+
+def summary(session: Session, scope: Scope, flt: CdrFilter, by: str) -> list[Totals]:
+    """Totals per day, month, destination, account, tenant, trunk (operators) or DID (inbound), at most 1000."""
+    if by not in GROUPS:
+        raise Invalid({"by": f"one of {', '.join(GROUPS)}"})
+    if by == "trunk" and "trunk_id" in hidden_fields(scope):
+        raise Forbidden("trunk summaries are for operators")
+    key = GROUPS[by]().label("key")
+    stmt = _filtered(scope, flt, select(key, *_sums()))
+    if by == "did":
+        stmt = stmt.where(Cdr.direction == "inbound")
+    rows = session.execute(stmt.group_by(key).order_by(key).limit(SUMMARY_ROWS)).all()
+    return [_totals(tuple(row[1:]), scope, row[0] if not isinstance(row[0], dt.date) else row[0].isoformat())
+            for row in rows]
 
 
 def export_csv(session: Session, scope: Scope, flt: CdrFilter) -> Iterator[str]:
     """CSV text in chunks: a header, then rows fetched in keyset batches, so memory stays flat however many."""
-    columns = [getattr(Cdr.__table__.c, name) for name in EXPORT_COLUMNS]
+    names = [name for name in EXPORT_COLUMNS if name not in hidden_fields(scope)]
+    columns = [getattr(Cdr.__table__.c, name) for name in names]
     base = _filtered(scope, flt, select(Cdr.__table__.c.id, *columns))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
+    writer.writerow(names)
     after = None
     while True:
         stmt = base if after is None else base.where(Cdr.id < after)

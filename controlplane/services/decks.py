@@ -14,6 +14,7 @@ from controlplane.core.money import plain
 from controlplane.errors import Invalid, NotFound
 from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck
 from controlplane.services import audit
+from controlplane.services.listing import Page, keyset
 from controlplane.services.scope import Scope
 from controlplane.state import config_version
 
@@ -114,8 +115,9 @@ def _rate_values(deck_id: int, line: DeckLine, trunk_ids: dict[str, int]) -> dic
     }
 
 
-def export_deck(session: Session, name: str) -> Iterator[str]:
+def export_deck(session: Session, scope: Scope, name: str) -> Iterator[str]:
     """The deck as CSV lines (with header), in prefix order, re-importable as is."""
+    scope.require_operator("rate decks")
     deck = get_deck(session, name)
     trunk_names = {tid: tname for tid, tname in session.execute(select(CarrierTrunk.id, CarrierTrunk.name))}
     buffer = _LineBuffer()
@@ -148,3 +150,19 @@ class _LineBuffer:
 def list_decks(session: Session, scope: Scope) -> list[RateDeck]:
     scope.require_operator("rate decks")
     return list(session.scalars(select(RateDeck).order_by(RateDeck.id)))
+
+
+def page_rates(session: Session, scope: Scope, deck_name: str, *, prefix: str | None = None,
+               destination: str | None = None, after: int | None = None, limit: int = 50) -> Page[Rate]:
+    """A deck's rates: those whose prefix starts with `prefix` (or, given a whole number, the rows that would rate
+    it: every prefix of it), or whose destination contains `destination`."""
+    scope.require_operator("rate decks")
+    deck = get_deck(session, deck_name)
+    stmt = select(Rate).where(Rate.deck_id == deck.id)
+    if prefix:
+        if not prefix.isdigit():
+            raise Invalid({"prefix": "digits only"})
+        stmt = stmt.where(Rate.prefix.like(f"{prefix}%") | Rate.prefix.in_([prefix[:i] for i in range(1, len(prefix))]))
+    if destination:
+        stmt = stmt.where(Rate.destination.like(f"%{destination}%"))
+    return keyset(session, stmt, Rate.id, after=after, limit=limit)

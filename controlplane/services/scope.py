@@ -31,6 +31,7 @@ class Scope:
     user_id: int | None = None  # set for a tenant's normal user: it sees its own objects only
     account_id: int | None = None  # that user's own SIP account (its calls are the CDRs it sees)
     home: int | None = None  # the actor's own tenant (a reseller's root, a client's tenant); None for operators
+    acting_user: int | None = None  # the user behind the request (a portal user, an API key's owner)
 
     @classmethod
     def operator(cls, actor: str = "cli") -> Scope:
@@ -93,9 +94,10 @@ def for_user(session: Session, user: User, actor: str | None = None) -> Scope:
     """The scope of a portal user, or of an API key acting as its owner (`actor` then names the key)."""
     actor = actor or f"user:{user.id}"
     if user.role in (Role.SUPERADMIN, Role.ADMIN):
-        return Scope(actor=actor, role=user.role, tenant_ids=None)
+        return Scope(actor=actor, role=user.role, tenant_ids=None, acting_user=user.id)
     if user.role == Role.RESELLER:
-        return Scope(actor=actor, role=user.role, tenant_ids=subtree(session, user.tenant_id), home=user.tenant_id)
+        return Scope(actor=actor, role=user.role, tenant_ids=subtree(session, user.tenant_id), home=user.tenant_id,
+                     acting_user=user.id)
     own = None if user.tenant_role == TenantRole.ADMIN else user.id
     return Scope(actor=actor, role=user.role, tenant_ids=frozenset({user.tenant_id}), user_id=own,
-                 account_id=user.sip_account_id if own else None, home=user.tenant_id)
+                 account_id=user.sip_account_id if own else None, home=user.tenant_id, acting_user=user.id)

@@ -3,6 +3,8 @@ whether a route reads through it or the CDR push writes through controlplane.cdr
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
@@ -24,3 +26,21 @@ def init_app(app: Flask) -> None:
             if exc is not None:
                 session.rollback()
             session.close()
+
+
+def streamed(produce: Callable[[Session], Iterator[str]]) -> Iterator[str]:
+    """A streamed body read through a Session of its own, closed when the stream ends or is dropped.
+
+    Not the request's Session under `stream_with_context`: a client that drops a stream early pops the request
+    context out of order, the teardown never runs, and the open transaction then holds its metadata locks
+    (a DROP or ALTER waits on it for ever; seen with schemathesis)."""
+    url = current_app.config["DATABASE_URL"]
+
+    def body() -> Iterator[str]:
+        session = new_session(url)
+        try:
+            yield from produce(session)
+        finally:
+            session.close()
+
+    return body()

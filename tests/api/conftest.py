@@ -13,7 +13,7 @@ import pytest
 
 from controlplane.core.cdr import CallRecord
 from controlplane.models import Role, SipAccount, TenantKind, TenantRole, User
-from controlplane.services import accounts, api_keys, cdrs, ledger, tenants
+from controlplane.services import accounts, api_keys, cdrs, decks, dids, ledger, plans, tenants
 from controlplane.services.scope import Scope
 from controlplane.state.live_calls import LiveCalls
 from controlplane.web import create_app
@@ -48,6 +48,7 @@ class World:
     account: dict[str, int] = field(default_factory=dict)  # tenant name -> its account 1000
     cdr: dict[str, int] = field(default_factory=dict)  # tenant name -> a CDR id
     call: dict[str, str] = field(default_factory=dict)  # tenant name -> a live call uuid
+    did: dict[str, int] = field(default_factory=dict)  # tenant name -> a DID routed to its account 1000
     user: dict[str, int] = field(default_factory=dict)  # caller -> user id
     key_id: dict[str, int] = field(default_factory=dict)  # caller -> its key id
     token: dict[str, str] = field(default_factory=dict)  # caller -> its key
@@ -63,13 +64,17 @@ def seed(session, live: LiveCalls | None = None, grants: tuple[str, ...] = ("*",
     world = World()
     op = Scope.operator("test")
     world.tenant["operator"] = tenants.ensure_operator(session).id
+    decks.import_deck(session, op, "retail", ["49,Germany,0.60,1,1,0\n"])
+    plans.create_plan(session, op, name="basic", decks=["retail"])
     for name, kind, parent in TREE:
-        t = tenants.create_tenant(session, op, name=name, realm=f"{name}.api.example", kind=kind, parent=parent)
+        t = tenants.create_tenant(session, op, name=name, realm=f"{name}.api.example", kind=kind, parent=parent,
+                                  plan="basic", country_code="49")
         world.tenant[name] = t.id
     for name in CLIENTS:
         t = tenants.get_tenant(session, op, world.tenant[name])
         account = accounts.create_sip_account(session, op, t, "1000", "pw-1000-secret").account
         world.account[name] = account.id
+        world.did[name] = dids.add_did(session, op, t, f"+49301{world.tenant[name]:06d}", to_account="1000").id
         ledger.add_credit(session, op, t, Decimal("10"), "seed credit")
         uuid = f"api-test-{next(_uuids)}-{name}"
         start = dt.datetime(2026, 11, 5, 12, 0, 0)

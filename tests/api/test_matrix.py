@@ -55,8 +55,14 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/sip-accounts/<int:account_id>/password"): Route("account"),
     ("GET", "/api/v1/sip-accounts/<int:account_id>/registration"): Route("account", needs_edge=True),
     ("POST", "/api/v1/sip-accounts/<int:account_id>/kick"): Route("account", needs_edge=True),
+    ("GET", "/api/v1/dids"): Route(list_of="did"),
+    ("POST", "/api/v1/dids"): Route(body={"number": "+4930999000"}),  # tenant_id: test_dids_are_assigned_from_above
+    ("GET", "/api/v1/dids/<int:did_id>"): Route("did"),
+    ("POST", "/api/v1/dids/<int:did_id>/route"): Route("did", body={"account_id": None}),
+    ("DELETE", "/api/v1/dids/<int:did_id>"): Route("did"),
     ("GET", "/api/v1/cdrs"): Route(list_of="cdr"),
     ("GET", "/api/v1/cdrs/totals"): Route(),
+    ("GET", "/api/v1/cdrs/summary"): Route(query={"by": "tenant"}),
     ("GET", "/api/v1/cdrs/export"): Route(),
     ("GET", "/api/v1/cdrs/<int:cdr_id>"): Route("cdr"),
     ("GET", "/api/v1/calls"): Route(list_of="call"),
@@ -66,11 +72,22 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/api-keys/<int:key_id>"): Route("key"),
     ("DELETE", "/api/v1/api-keys/<int:key_id>"): Route("key"),
     ("GET", "/api/v1/audit"): Route(list_of="tenant"),
+    ("GET", "/api/v1/users"): Route(list_of="user"),
+    ("POST", "/api/v1/users"): Route(body={"email": "someone@api.example"}),  # tenant_id filled per caller
+    ("GET", "/api/v1/users/<int:user_id>"): Route("user"),
+    ("POST", "/api/v1/users/<int:user_id>/disable"): Route("user"),
+    ("POST", "/api/v1/users/<int:user_id>/enable"): Route("user"),
+    ("GET", "/api/v1/quote"): Route(),  # tenant_id in the query: test_quote_is_scoped_and_hides_the_carrier_side
+    ("GET", "/api/v1/jobs/<string:job_id>"): Route(),  # owner or operator: tests/api/test_jobs.py
     ("GET", "/api/v1/carriers"): Route(operator_only=True),
     ("POST", "/api/v1/carriers"): Route(operator_only=True, body={"name": "matrix-carrier", "host": "192.0.2.60"}),
     ("GET", "/api/v1/nodes"): Route(operator_only=True),
     ("GET", "/api/v1/plans"): Route(operator_only=True),
     ("GET", "/api/v1/decks"): Route(operator_only=True),
+    ("POST", "/api/v1/plans"): Route(operator_only=True, body={"name": "matrix-plan", "decks": ["retail"]}),
+    ("GET", "/api/v1/decks/<string:name>/rates"): Route(operator_only=True),
+    ("GET", "/api/v1/decks/<string:name>/export"): Route(operator_only=True),
+    ("POST", "/api/v1/decks/<string:name>/import"): Route(operator_only=True),
 }
 # Not tenant-scoped: the document, its reference page, and FreeSWITCH's CDR push (its own credentials).
 UNSCOPED = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/assets/<path:name>", "/api/v1/cdr/freeswitch"}
@@ -104,7 +121,7 @@ def _home(who: str) -> str:
 
 def visible(world: World, who: str, kind: str, owner: str) -> bool:
     """Does `who` see the object of kind `kind` owned by `owner` (a tenant name, or for a key, a caller)?"""
-    if kind == "key":
+    if kind in ("key", "user"):
         if who == "user c1":
             return owner == who
         return _home(owner) in SEES[who]
@@ -114,7 +131,7 @@ def visible(world: World, who: str, kind: str, owner: str) -> bool:
 def objects(world: World, kind: str) -> dict[str, object]:
     """Every object of `kind`, by owner."""
     return {"tenant": world.tenant, "account": world.account, "cdr": world.cdr, "call": world.call,
-            "key": world.key_id}[kind]
+            "key": world.key_id, "user": world.user, "did": world.did}[kind]
 
 
 def _url(rule: str, value: object) -> str:
@@ -159,11 +176,21 @@ def test_objects_inside_the_scope_are_reached(api, world, session, method, rule)
         for owner, value in objects(world, route.kind).items():
             if not visible(world, who, route.kind, owner):
                 continue
+            body = route.body
             if (method, route.kind) == ("DELETE", "key"):
                 value = _spare_key(session, world, owner)  # revoking the callers' own keys would end the test
-            reply = api(who, method, _url(rule, value), json=route.body)
-            allowed = {200, 201, 400, 403} | ({503} if route.needs_edge else set())
-            assert reply.status_code in allowed, (who, owner, reply.status_code, reply.get_json())
+            if (method, route.kind) == ("DELETE", "did"):
+                value = _spare_did(session, world, owner)  # each caller releases a number of its own
+            if rule.endswith("/route"):
+                body = {"account_id": world.account[owner]}  # stays routed to the account its normal user is
+            reply = api(who, method, _url(rule, value), json=body)
+            if rule.endswith("/disable") and route.kind == "user":  # the next callers still need their users
+                from controlplane.models import User
+
+                session.execute(User.__table__.update().values(active=True))
+                session.commit()
+            allowed = {200, 201, 204, 400, 403} | ({503} if route.needs_edge else set())
+            assert reply.status_code in allowed, (who, owner, reply.status_code, reply.data[:300])
 
 
 def _spare_key(session, world: World, owner: str) -> int:
@@ -174,6 +201,20 @@ def _spare_key(session, world: World, owner: str) -> int:
     issued = api_keys.issue(session, Scope.operator("test"), session.get(User, world.user[owner]), ["cdrs:read"])
     session.commit()
     return issued.key.id
+
+
+_spares = iter(range(100000, 999999))
+
+
+def _spare_did(session, world: World, owner: str) -> int:
+    from controlplane.services import dids, tenants
+    from controlplane.services.scope import Scope
+
+    op = Scope.operator("test")
+    did = dids.add_did(session, op, tenants.get_tenant(session, op, world.tenant[owner]), f"+4969{next(_spares)}",
+                       to_account="1000")
+    session.commit()
+    return did.id
 
 
 @pytest.mark.parametrize(("method", "rule"), [k for k, v in ROUTES.items() if v.list_of], ids=lambda v: str(v))
@@ -191,14 +232,16 @@ def test_lists_show_exactly_the_scope(api, world, method, rule):
             owners = {tenant_of.get(i.get("tenant_id", i.get("id"))) for i in items}
             owners.discard(None)  # operator-wide audit entries (no tenant) are the operators' only
             assert owners <= SEES[who], (who, owners)
-        elif route.list_of == "key":
+        elif route.list_of in ("key", "user"):
             ids = {i["id"] for i in items}
-            assert ids == {world.key_id[o] for o in CALLERS if visible(world, who, "key", o)}, who
+            mine = objects(world, route.list_of)
+            assert ids >= {mine[o] for o in CALLERS if visible(world, who, route.list_of, o)}, who
+            assert not ids & {mine[o] for o in CALLERS if not visible(world, who, route.list_of, o)}, who
         else:
             ids = {i["id"] if "id" in i else i["uuid"] for i in items}
             want = {v for o, v in objects(world, route.list_of).items() if visible(world, who, route.list_of, o)}
             assert ids == want, (who, ids, want)
-        if route.list_of in ("account", "cdr", "call") or rule == "/api/v1/ledger":
+        if route.list_of in ("account", "cdr", "call", "did") or rule == "/api/v1/ledger":
             for owner in CLIENTS:
                 if owner in SEES[who]:
                     continue
@@ -223,11 +266,17 @@ def test_totals_and_export_cover_the_scope_only(api, world):
 @pytest.mark.parametrize(("method", "rule"), [k for k, v in ROUTES.items() if v.operator_only], ids=lambda v: str(v))
 def test_operator_resources_refuse_tenant_scopes(api, world, method, rule):
     route = ROUTES[(method, rule)]
+    url = rule.replace("<string:name>", "retail")
     for who in CALLERS:
-        reply = api(who, method, rule, json=route.body)
+        if url.endswith("/import"):
+            reply = api(who, method, url, data="49,Germany,0.60,1,1,0\n", content_type="text/csv")
+        else:
+            reply = api(who, method, url, json=route.body)
+        reply.get_data()  # a streamed body is read to its end (the request context closes with it)
         if who in OPERATORS:
             # The second operator's create names what the first made: a conflict, as it should be.
-            assert reply.status_code in ((200, 201) if who == "superadmin" else (200, 201, 409)), (who, reply.json)
+            assert reply.status_code in ((200, 201, 202) if who == "superadmin" else (200, 201, 202, 409)), (
+                who, reply.json)
         else:
             assert reply.status_code == 403, (who, reply.status_code)
 
@@ -258,6 +307,75 @@ def test_creates_land_inside_the_scope(api, world, session):
                           json={"name": "x-" + who.replace(" ", "-"), "realm": "x.api.example", "parent": elsewhere})
             assert refused.status_code == 400
             assert refused.get_json()["errors"] == {"parent": [f"tenant {elsewhere!r} not found"]}
+
+
+def test_users_are_created_in_managed_tenants_with_the_tenant_s_role(api, world):
+    for who in CALLERS:
+        for owner in ("r1", "c1", "c3"):
+            email = f"{who.replace(' ', '-')}-{owner}@new.example"
+            reply = api(who, "POST", "/api/v1/users", json={"tenant_id": world.tenant[owner], "email": email})
+            if owner not in SEES[who]:
+                assert reply.status_code == 404, (who, owner)
+            elif who == "user c1":
+                assert reply.status_code == 403
+            else:
+                assert reply.status_code == 201, (who, owner, reply.get_json())
+                made = reply.get_json()
+                assert made["user"]["role"] == ("RESELLER" if owner.startswith("r") else "CLIENT")
+                assert made["password"]
+
+
+def test_dids_are_assigned_from_above_and_routed_by_the_tenant(api, world):
+    for n, who in enumerate(CALLERS):
+        for owner in CLIENTS:
+            reply = api(who, "POST", "/api/v1/dids", json={"tenant_id": world.tenant[owner],
+                                                           "number": f"+4940{n}{world.tenant[owner]:05d}"})
+            if owner not in SEES[who]:
+                assert reply.status_code == 404, (who, owner)
+            elif CALLERS[who][1].value == "CLIENT":
+                assert reply.status_code == 403, (who, owner)  # a tenant routes numbers, it does not assign them
+            else:
+                assert reply.status_code == 201, (who, owner, reply.get_json())
+    taken = api("superadmin", "POST", "/api/v1/dids", json={"tenant_id": world.tenant["c3"],
+                                                            "number": f"+49301{world.tenant['c1']:06d}"})
+    assert taken.status_code == 409
+    routed = api("tenant admin c1", "POST", f"/api/v1/dids/{world.did['c1']}/route",
+                 json={"account_id": world.account["c1"]})
+    assert routed.status_code == 200 and routed.get_json()["destination"] == "account"
+    foreign = api("tenant admin c1", "POST", f"/api/v1/dids/{world.did['c1']}/route",
+                  json={"account_id": world.account["c3"]})
+    assert foreign.status_code == 400 and "account_id" in foreign.get_json()["errors"]
+
+
+def test_quote_is_scoped_and_hides_the_carrier_side(api, world):
+    for who in CALLERS:
+        for owner in CLIENTS:
+            reply = api(who, "GET", "/api/v1/quote", query_string={"tenant_id": world.tenant[owner],
+                                                                   "number": "+4930123456", "billsec": 60})
+            if owner not in SEES[who]:
+                assert reply.status_code == 404, (who, owner)
+                continue
+            assert reply.status_code == 200, (who, owner, reply.get_json())
+            body = reply.get_json()
+            assert body["cost"] == "0.600000" or body["cost"].startswith("0.6"), body
+            assert ("routes" in body) == (who in OPERATORS)
+            assert ("chain" in body) == (CALLERS[who][1].value != "CLIENT")
+
+
+def test_cdrs_show_the_carrier_side_to_operators_only(api, world):
+    for who in CALLERS:
+        items = api(who, "GET", "/api/v1/cdrs").get_json()["items"]
+        header = api(who, "GET", "/api/v1/cdrs/export").get_data(as_text=True).split("\n")[0].split(",")
+        totals = api(who, "GET", "/api/v1/cdrs/totals").get_json()
+        for item in items:
+            assert ("buy_cost" in item) == ("attempts" in item) == ("trunk_id" in item) == (who in OPERATORS)
+            assert ("chain" in item) == (CALLERS[who][1].value != "CLIENT")
+        assert ("buy_cost" in header) == ("trunk_id" in header) == (who in OPERATORS), who
+        assert (totals["buy_cost"] is not None) == (who in OPERATORS)
+        trunk = api(who, "GET", "/api/v1/cdrs/summary", query_string={"by": "trunk"})
+        assert trunk.status_code == (200 if who in OPERATORS else 403)
+        by_tenant = api(who, "GET", "/api/v1/cdrs/summary", query_string={"by": "tenant"}).get_json()["items"]
+        assert {world.name_of(row["key"]) for row in by_tenant} == {o for o in CLIENTS if o in SEES[who]}
 
 
 def test_no_key_is_401_everywhere(api, world):

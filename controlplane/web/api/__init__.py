@@ -30,7 +30,9 @@ class Api(SmorestApi):
         messages = data.get("errors") or data.get("messages")
         if messages:
             body["errors"] = _flatten(messages)
-        return body, error.code, data.get("headers", {})
+        # The exception's own headers (405's Allow, 401's WWW-Authenticate), not its HTML content type.
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return body, error.code, {**headers, **(data.get("headers") or {})}
 
 
 def _flatten(messages: dict) -> dict:
@@ -58,9 +60,22 @@ def init_api(app: Flask, assets_dir: str) -> Api:
                                   "security": [{"apiKey": []}]})
     api.spec.components.security_scheme("apiKey", {"type": "http", "scheme": "bearer"})
 
-    from controlplane.web.api import api_keys, audit, calls, cdrs, money, operator, sip_accounts, tenants
+    from controlplane.web.api import (
+        api_keys,
+        audit,
+        calls,
+        cdrs,
+        dids,
+        jobs,
+        money,
+        operator,
+        quote,
+        sip_accounts,
+        tenants,
+        users,
+    )
 
-    for module in (tenants, sip_accounts, money, cdrs, calls, api_keys, audit, operator):
+    for module in (tenants, users, sip_accounts, dids, money, cdrs, calls, quote, api_keys, audit, operator, jobs):
         api.register_blueprint(module.blp)
 
     swagger = Path(assets_dir) / "swagger-ui-dist"

@@ -10,7 +10,7 @@ from controlplane.models import User
 from controlplane.services import api_keys
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
-from controlplane.web.api.schemas import PageArgs, page_of
+from controlplane.web.api.schemas import PageArgs, UtcDateTime, page_of
 
 blp = Blueprint("api_keys", __name__, url_prefix="/api/v1/api-keys", description="API keys")
 
@@ -22,11 +22,11 @@ class ApiKeySchema(Schema):
     prefix = fields.String(attribute="key_prefix")
     scopes = fields.Function(lambda k: k.scopes.split())
     allowed_ips = fields.Function(lambda k: k.allowed_ips.split())
-    expires_at = fields.DateTime(allow_none=True)
+    expires_at = UtcDateTime(allow_none=True)
     revoked = fields.Boolean()
-    revoked_at = fields.DateTime(allow_none=True)
-    last_used_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    revoked_at = UtcDateTime(allow_none=True)
+    last_used_at = UtcDateTime(allow_none=True)
+    created_at = UtcDateTime()
 
 
 class IssuedKeySchema(Schema):
@@ -38,7 +38,7 @@ class ApiKeyCreateSchema(Schema):
     name = fields.String(load_default="", validate=validate.Length(0, 128))
     scopes = fields.List(fields.String(), required=True, metadata={"description": "e.g. cdrs:read, tenants:write, *"})
     user_id = fields.Integer(load_default=None, metadata={"description": "whose key (default: the caller's user)"})
-    expires_at = fields.DateTime(load_default=None)
+    expires_at = UtcDateTime(load_default=None)
     allowed_ips = fields.List(fields.String(), load_default=list)
 
 

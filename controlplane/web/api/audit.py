@@ -8,14 +8,14 @@ from marshmallow import Schema, fields
 from controlplane.services import audit
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, decode_cursor, page_body, scope
-from controlplane.web.api.schemas import PageArgs, page_of
+from controlplane.web.api.schemas import PageArgs, UtcDateTime, page_of
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit log")
 
 
 class AuditEntrySchema(Schema):
     id = fields.Integer()
-    at = fields.DateTime()
+    at = UtcDateTime()
     actor = fields.String()
     action = fields.String()
     entity = fields.String()
@@ -30,8 +30,8 @@ class AuditListArgs(PageArgs):
     entity = fields.String(metadata={"description": "tenant, sip_account, api_key, ..."})
     entity_id = fields.String()
     action = fields.String(metadata={"description": "an action or its prefix: tenant., credit.add"})
-    since = fields.DateTime()
-    until = fields.DateTime()
+    since = UtcDateTime()
+    until = UtcDateTime()
 
 
 @blp.route("")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Response, stream_with_context
+from flask import Response
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, post_dump, validate
 
 from controlplane.services import cdr_reports
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, decode_cursor, page_body, scope
-from controlplane.web.api.schemas import PageArgs, money, page_of
+from controlplane.web.api.schemas import PageArgs, UtcDateTime, money, page_of
 
 blp = Blueprint("cdrs", __name__, url_prefix="/api/v1/cdrs", description="Call detail records")
 
@@ -25,9 +25,9 @@ class CdrSchema(Schema):
     dialed = fields.String(allow_none=True)
     number = fields.String(allow_none=True)
     destination = fields.String(allow_none=True)
-    start_at = fields.DateTime(allow_none=True)
-    answer_at = fields.DateTime(allow_none=True)
-    end_at = fields.DateTime(allow_none=True)
+    start_at = UtcDateTime(allow_none=True)
+    answer_at = UtcDateTime(allow_none=True)
+    end_at = UtcDateTime(allow_none=True)
     duration = fields.Integer()
     billsec = fields.Integer()
     disposition = fields.String()
@@ -45,10 +45,17 @@ class CdrSchema(Schema):
     chain = fields.Raw(allow_none=True)
     offer = fields.String(allow_none=True)
 
+    @post_dump
+    def _hide(self, data: dict, **kwargs: object) -> dict:
+        """Leave out what the caller may not see of the carrier side (cdr_reports.hidden_fields)."""
+        for name in cdr_reports.hidden_fields(scope()):
+            data.pop(name, None)
+        return data
+
 
 class CdrFilterArgs(Schema):
-    since = fields.DateTime(metadata={"description": "start_at from (inclusive)"})
-    until = fields.DateTime(metadata={"description": "start_at before (exclusive)"})
+    since = UtcDateTime(metadata={"description": "start_at from (inclusive)"})
+    until = UtcDateTime(metadata={"description": "start_at before (exclusive)"})
     tenant_id = fields.Integer()
     sip_account_id = fields.Integer()
     destination = fields.String(metadata={"description": "a prefix of the called number"})
@@ -66,11 +73,24 @@ class TotalsSchema(Schema):
     answered = fields.Integer()
     billsec = fields.Integer()
     cost = money()
-    buy_cost = money()
+    buy_cost = money(allow_none=True, metadata={"description": "operators only"})
+
+
+class SummaryRowSchema(TotalsSchema):
+    key = fields.Raw(allow_none=True, metadata={"description": "the day, month, destination, account id, ..."})
+
+
+class SummarySchema(Schema):
+    by = fields.String()
+    items = fields.List(fields.Nested(SummaryRowSchema))
+
+
+class SummaryArgs(CdrFilterArgs):
+    by = fields.String(required=True, validate=validate.OneOf(list(cdr_reports.GROUPS)))
 
 
 def _filter(args: dict) -> cdr_reports.CdrFilter:
-    return cdr_reports.CdrFilter(**{k: v for k, v in args.items() if k not in ("limit", "cursor")})
+    return cdr_reports.CdrFilter(**{k: v for k, v in args.items() if k not in ("limit", "cursor", "by")})
 
 
 @blp.route("")
@@ -92,14 +112,24 @@ def cdr_totals(args: dict):
     return cdr_reports.totals(db_session.current(), scope(), _filter(args))
 
 
+@blp.route("/summary")
+@access("cdrs", "read")
+@blp.arguments(SummaryArgs, location="query")
+@blp.response(200, SummarySchema)
+def cdr_summary(args: dict):
+    """Totals grouped by day, month, destination, account, tenant, trunk (operators) or DID (inbound calls)."""
+    return {"by": args["by"], "items": cdr_reports.summary(db_session.current(), scope(), _filter(args), args["by"])}
+
+
 @blp.route("/export")
 @access("cdrs", "read")
 @blp.arguments(CdrFilterArgs, location="query")
 @blp.response(200, content_type="text/csv")
 def export_cdrs(args: dict):
     """CSV, streamed as it is read (memory stays flat however many rows)."""
-    rows = cdr_reports.export_csv(db_session.current(), scope(), _filter(args))
-    return Response(stream_with_context(rows), mimetype="text/csv",
+    caller, flt = scope(), _filter(args)
+    rows = db_session.streamed(lambda session: cdr_reports.export_csv(session, caller, flt))
+    return Response(rows, mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=cdrs.csv"})
 
 

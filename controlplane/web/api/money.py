@@ -11,7 +11,7 @@ from controlplane.models import LedgerKind
 from controlplane.services import idempotency, ledger, tenants
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
-from controlplane.web.api.schemas import PageArgs, money, page_of
+from controlplane.web.api.schemas import PageArgs, UtcDateTime, money, page_of
 
 blp = Blueprint("money", __name__, url_prefix="/api/v1", description="Credit and the ledger")
 
@@ -19,7 +19,7 @@ blp = Blueprint("money", __name__, url_prefix="/api/v1", description="Credit and
 class LedgerEntrySchema(Schema):
     id = fields.Integer()
     tenant_id = fields.Integer()
-    at = fields.DateTime()
+    at = UtcDateTime()
     kind = fields.Enum(LedgerKind, by_value=True)
     amount = money()
     balance_after = money()
@@ -36,8 +36,8 @@ class CreditSchema(Schema):
 class LedgerListArgs(PageArgs):
     tenant_id = fields.Integer()
     kind = fields.Enum(LedgerKind, by_value=True)
-    since = fields.DateTime()
-    until = fields.DateTime()
+    since = UtcDateTime()
+    until = UtcDateTime()
 
 
 @blp.route("/tenants/<int:tenant_id>/credit", methods=["POST"])

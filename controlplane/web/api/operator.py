@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from controlplane.errors import Invalid
+from controlplane.jobs.decks import enqueue_import
+from controlplane.models import DeckKind
 from controlplane.services import carriers, decks, nodes, plans
 from controlplane.web import session as db_session
-from controlplane.web.api.access import access, commit, scope
+from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
 from controlplane.web.api.edge import sync_edge
-from controlplane.web.api.schemas import money
+from controlplane.web.api.schemas import PageArgs, money, page_of
 
 blp = Blueprint("operator", __name__, url_prefix="/api/v1", description="Carriers, media nodes, plans, decks")
 
@@ -115,3 +119,86 @@ def list_plans():
 @blp.response(200, _items(DeckSchema))
 def list_decks():
     return {"items": decks.list_decks(db_session.current(), scope())}
+
+
+class PlanCreateSchema(Schema):
+    name = fields.String(required=True)
+    decks = fields.List(fields.String(), required=True, metadata={"description": "rate decks, first match wins"})
+    markup_pct = money(load_default="0")
+
+
+class RateSchema(Schema):
+    id = fields.Integer()
+    prefix = fields.String()
+    destination = fields.String()
+    rate = money()
+    init_block = fields.Integer()
+    billing_block = fields.Integer()
+    connect_charge = money()
+    grace = fields.Integer()
+    free_seconds = fields.Integer()
+
+
+class RateListArgs(PageArgs):
+    prefix = fields.String(metadata={"description": "rates whose prefix starts so, or that would rate this number"})
+    destination = fields.String(metadata={"description": "part of the destination name"})
+
+
+class DeckImportArgs(Schema):
+    kind = fields.String(load_default="sell", validate=validate.OneOf(["sell", "buy"]))
+    currency = fields.String(load_default="USD", validate=validate.Regexp(r"^[A-Z]{3}$"))
+
+
+class JobRefSchema(Schema):
+    job = fields.String()
+    status_url = fields.String()
+
+
+@blp.route("/plans", methods=["POST"])
+@access("plans", "write")
+@blp.arguments(PlanCreateSchema)
+@blp.response(201, PlanSchema)
+def create_plan(data: dict):
+    plan = plans.create_plan(db_session.current(), scope(), **data)
+    commit()
+    return plan
+
+
+@blp.route("/decks/<string:name>/rates")
+@access("decks", "read")
+@blp.arguments(RateListArgs, location="query")
+@blp.response(200, page_of(RateSchema))
+def list_rates(args: dict, name: str):
+    page = decks.page_rates(db_session.current(), scope(), name, prefix=args.get("prefix"),
+                            destination=args.get("destination"), after=decode_cursor(args["cursor"]),
+                            limit=args["limit"])
+    return page_body(page)
+
+
+@blp.route("/decks/<string:name>/export")
+@access("decks", "read")
+@blp.response(200, content_type="text/csv")
+def export_deck(name: str):
+    """The deck as CSV, re-importable as is (streamed)."""
+    caller = scope()
+    caller.require_operator("rate decks")
+    decks.get_deck(db_session.current(), name)  # a missing deck is 404 before the response starts
+    lines = db_session.streamed(lambda session: decks.export_deck(session, caller, name))
+    return Response(lines, mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+
+
+@blp.route("/decks/<string:name>/import", methods=["POST"])
+@access("decks", "write")
+@blp.arguments(DeckImportArgs, location="query")
+@blp.response(202, JobRefSchema)
+@blp.doc(requestBody={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}})
+def import_deck(args: dict, name: str):
+    """Upload a deck's CSV (the request body, text/csv): validated and imported by a background job; follow
+    `status_url` for progress and, for a refused file, the bad lines. Nothing changes unless every line is good."""
+    scope().require_operator("rate decks")
+    text = request.get_data(as_text=True)
+    if not text.strip():
+        raise Invalid({"body": ["the CSV is empty"]})
+    job = enqueue_import(scope(), name, text, DeckKind(args["kind"]), args["currency"])
+    return {"job": job.id, "status_url": f"/api/v1/jobs/{job.id}"}

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 
 from marshmallow import Schema, fields, validate
@@ -25,9 +26,27 @@ def page_of(item: type[Schema]) -> type[Schema]:
 
 
 def money(**kwargs: object) -> fields.Decimal:
-    return fields.Decimal(as_string=True, places=None, **kwargs)
+    """Money in and out as a decimal string ("12.500000"): JSON numbers are floats to most clients."""
+    metadata = {"type": "string", "format": "decimal", "pattern": r"^-?\d{1,14}(\.\d{1,6})?$",
+                **dict(kwargs.pop("metadata", {}))}  # type: ignore[arg-type]
+    return fields.Decimal(as_string=True, places=None, metadata=metadata, **kwargs)
 
 
 class ErrorSchema(Schema):
     error = fields.String(required=True)
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    errors = fields.Dict(keys=fields.String(), metadata={
+        "description": "per field, a list of messages (for a list or nested field: by index or key, the same)"})
+
+
+class UtcDateTime(fields.DateTime):
+    """Times are kept as naive UTC; out they go with their offset (RFC 3339), in they may come with any
+    offset (or none: UTC) and are turned into naive UTC for the queries."""
+
+    def _serialize(self, value: dt.datetime | None, attr: str | None, obj: object, **kwargs: object) -> str | None:
+        if value is None:
+            return None
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+
+    def _deserialize(self, value: object, attr: str | None, data: object, **kwargs: object) -> dt.datetime:
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        return parsed.astimezone(dt.UTC).replace(tzinfo=None) if parsed.tzinfo else parsed

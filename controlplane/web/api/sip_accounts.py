@@ -10,7 +10,7 @@ from controlplane.services import accounts, tenants
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
 from controlplane.web.api.edge import edge_call, sync_edge
-from controlplane.web.api.schemas import PageArgs, page_of
+from controlplane.web.api.schemas import PageArgs, UtcDateTime, page_of
 
 blp = Blueprint("sip_accounts", __name__, url_prefix="/api/v1/sip-accounts",
                 description="SIP accounts and customer trunks")
@@ -36,7 +36,7 @@ class SipAccountSchema(Schema):
     restricted_prefixes = fields.String()
     callerid_allow = fields.String()
     callerid_deny = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class CreatedSipAccountSchema(Schema):

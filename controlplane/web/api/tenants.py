@@ -10,7 +10,7 @@ from controlplane.services import tenants
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
 from controlplane.web.api.edge import sync_edge
-from controlplane.web.api.schemas import PageArgs, money, page_of
+from controlplane.web.api.schemas import PageArgs, UtcDateTime, money, page_of
 
 blp = Blueprint("tenants", __name__, url_prefix="/api/v1/tenants", description="The tenant tree")
 
@@ -35,7 +35,7 @@ class TenantSchema(Schema):
     low_balance_threshold = money(allow_none=True)
     country_code = fields.String(allow_none=True)
     timezone = fields.String()
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
 
 
 class TenantCreateSchema(Schema):
