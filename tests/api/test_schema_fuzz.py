@@ -15,7 +15,12 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import ignored_auth, negative_data_rejection, not_a_server_error, positive_data_acceptance
+from schemathesis.checks import (
+    ignored_auth,
+    negative_data_rejection,
+    not_a_server_error,
+    positive_data_acceptance,
+)
 
 from controlplane.web import create_app
 from tests.api.conftest import seed
