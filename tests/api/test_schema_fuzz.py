@@ -6,8 +6,9 @@ headers).
 Left out: schemathesis' checks that a schema-valid request is accepted and a schema-invalid one refused. Our
 documents describe shapes; services refuse more (an empty name, a cursor we never gave out, a deck that does not
 exist: 400 or 404 by design), and unknown query parameters are ignored. Its probe for ignored credentials
-re-sends our key (it rides on every call): test_matrix.py::test_no_key_is_401_everywhere covers that instead. The two operations that ask Kamailio live
-answer 503 while it is not running here (tests/kamailio/test_api_edge.py runs them against a real one).
+re-sends our key (it rides on every call): test_matrix.py::test_no_key_is_401_everywhere covers that instead.
+The two operations that ask Kamailio live answer 503 while it is not running here
+(tests/kamailio/test_api_edge.py runs them against a real one).
 """
 
 from __future__ import annotations
