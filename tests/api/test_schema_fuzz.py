@@ -7,7 +7,7 @@ Left out: schemathesis' checks that a schema-valid request is accepted and a sch
 documents describe shapes; services refuse more (an empty name, a cursor we never gave out, a deck that does not
 exist: 400 or 404 by design), and unknown query parameters are ignored. Its probe for ignored credentials
 re-sends our key (it rides on every call): test_matrix.py::test_no_key_is_401_everywhere covers that instead.
-The two operations that ask Kamailio live answer 503 while it is not running here
+The operations that ask Kamailio live answer 503 while it is not running here
 (tests/kamailio/test_api_edge.py runs them against a real one).
 """
 
@@ -66,4 +66,5 @@ def test_every_operation_answers_by_its_schema(case, seeded):
     case.validate_response(response, excluded_checks=excluded)
 
 
-NEEDS_EDGE = {"/api/v1/sip-accounts/{account_id}/registration", "/api/v1/sip-accounts/{account_id}/kick"}
+NEEDS_EDGE = {"/api/v1/sip-accounts/{account_id}/registration", "/api/v1/sip-accounts/{account_id}/kick",
+              "/api/v1/nodes/dispatcher", "/api/v1/carriers/registrations"}

@@ -3,7 +3,7 @@ refused after a suspend, accepted again after enable; a disabled SIP account the
 
 from __future__ import annotations
 
-from controlplane.models import Role, TenantKind, TenantRole, User
+from controlplane.models import MediaNode, Role, TenantKind, TenantRole, User
 from controlplane.services import api_keys, tenants
 from controlplane.services.scope import Scope
 from controlplane.web import create_app
@@ -54,3 +54,29 @@ def test_suspend_and_enable_over_the_api_reach_kamailio(edge, session):
         "registered": False, "contacts": []}
     assert edge.sipp("register_refused.xml", source_ip="127.0.0.22", user="1000", realm="acme.test",
                      password="pw-acme-1000").returncode == 0
+
+
+def test_live_edge_views_for_operators(edge, session, fs_nodes):
+    op = Scope.operator("test")
+    operator = tenants.ensure_operator(session)
+    admin = User(tenant_id=operator.id, email="ops@api.test", password_hash="x", role=Role.ADMIN,
+                 tenant_role=TenantRole.ADMIN)
+    session.add(admin)
+    session.flush()
+    token = api_keys.issue(session, op, admin, ["nodes:read", "carriers:read"]).token
+    for i, node in enumerate(fs_nodes, start=1):
+        session.add(MediaNode(name=f"fs{i}", host=node.ip, port=node.port))
+    session.commit()
+    edge.sync(session)
+    api = create_app({"TESTING": True}).test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def active() -> list[dict] | None:
+        items = api.get("/api/v1/nodes/dispatcher", headers=auth).get_json()["items"]
+        return items if len(items) == len(fs_nodes) and all(i["active"] for i in items) else None
+
+    states = wait_for(active, what="both nodes probed up, seen through the API")
+    assert sorted(s["uri"].split(":", 1)[1].split(";")[0] for s in states) == sorted(
+        f"{n.ip}:{n.port}" for n in fs_nodes)
+    registrations = api.get("/api/v1/carriers/registrations", headers=auth)
+    assert registrations.status_code == 200 and registrations.get_json() == {"items": []}

@@ -12,7 +12,7 @@ from controlplane.models import DeckKind
 from controlplane.services import carriers, decks, nodes, plans
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
-from controlplane.web.api.edge import sync_edge
+from controlplane.web.api.edge import edge_call, sync_edge
 from controlplane.web.api.schemas import PageArgs, money, page_of
 
 blp = Blueprint("operator", __name__, url_prefix="/api/v1", description="Carriers, media nodes, plans, decks")
@@ -62,6 +62,21 @@ class NodeSchema(Schema):
     status = fields.String(attribute="status.value")
 
 
+class NodeStateSchema(Schema):
+    uri = fields.String()
+    setid = fields.Integer()
+    flags = fields.String(metadata={"description": "Kamailio dispatcher flags: AP active, IP inactive, DX disabled"})
+    active = fields.Boolean()
+
+
+class TrunkRegistrationSchema(Schema):
+    trunk_id = fields.Integer()
+    registered = fields.Boolean()
+    state = fields.String()
+    username = fields.String(attribute="r_username")
+    domain = fields.String(attribute="r_domain")
+
+
 class PlanSchema(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -105,6 +120,32 @@ def create_carrier(data: dict):
 @blp.response(200, _items(NodeSchema))
 def list_nodes():
     return {"items": nodes.visible_nodes(db_session.current(), scope())}
+
+
+@blp.route("/nodes/dispatcher")
+@access("nodes", "read")
+@blp.response(200, _items(NodeStateSchema))
+def node_states():
+    """The SIP edge's live view of the media nodes (probing marks a dead node inactive)."""
+    from controlplane.kamailio.rpc import KamailioRpc
+
+    nodes.visible_nodes(db_session.current(), scope())  # operators only, like the node list
+    return {"items": edge_call(lambda: KamailioRpc().media_nodes())}
+
+
+@blp.route("/carriers/registrations")
+@access("carriers", "read")
+@blp.response(200, _items(TrunkRegistrationSchema))
+def carrier_registrations():
+    """Register-mode carrier trunks: whether Kamailio's registration to each carrier holds."""
+    from controlplane.kamailio.rpc import KamailioRpc
+
+    carriers.list_carriers(db_session.current(), scope())  # operators only
+    items = []
+    for reg in edge_call(lambda: KamailioRpc().carrier_registrations()):
+        if reg.l_uuid.startswith("trunk-") and reg.l_uuid[6:].isdigit():
+            items.append({**vars(reg), "trunk_id": int(reg.l_uuid[6:])})
+    return {"items": items}
 
 
 @blp.route("/plans")
