@@ -21,10 +21,12 @@ from controlplane.db import session_scope
 from controlplane.models import DeckKind, LedgerKind, Role, SipAccount, Status, Tenant, User
 from controlplane.services import carriers, decks, dids, ledger, plans
 from controlplane.services.accounts import create_sip_account
-from controlplane.services.call_decisions import Decision, DecisionCache, Reading, decide
+from controlplane.services.call_decisions import Decision, decide
+from controlplane.services.call_views import DecisionCache
 from controlplane.services.scope import Scope
 from controlplane.services.tenants import create_tenant, ensure_operator
 from controlplane.state import config_version
+from controlplane.state.decision_cache import Reading
 from controlplane.state.deck_cache import DeckCache
 from controlplane.state.live_calls import LiveCalls
 

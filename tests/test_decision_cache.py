@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controlplane.services.call_decisions import DecisionCache
+from controlplane.services.call_views import DecisionCache
 from controlplane.services.scope import Scope
 
 

@@ -11,7 +11,7 @@ from prometheus_client import Counter, Histogram
 from controlplane.core.cdr import CallRecord
 from controlplane.core.routing import TrunkInfo
 from controlplane.esl.clock import Clock
-from controlplane.services.call_decisions import DecisionCache
+from controlplane.services.call_views import DecisionCache
 from controlplane.settings import Settings
 from controlplane.state.live_calls import LiveCalls
 

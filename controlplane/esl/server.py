@@ -17,7 +17,7 @@ from controlplane.esl.context import ControllerContext, DialStrings
 from controlplane.esl.events import ControllerSession
 from controlplane.esl.timers import BalanceTimers
 from controlplane.services.call_control import registered_addresses
-from controlplane.services.call_decisions import DecisionCache
+from controlplane.services.call_views import DecisionCache
 from controlplane.settings import Settings, get_settings
 from controlplane.state import money_version
 from controlplane.state.live_calls import LiveCalls

@@ -1,7 +1,7 @@
 """Which reading of the configuration is current, so a controller may keep it in memory.
 
 A controller keeps what decisions read (tenants, accounts, plans, trunks, rate indexes) in memory
-(call_decisions.DecisionCache, deck_cache.DeckCache) so a call costs no query. Left to expire on
+(call_views.DecisionCache, deck_cache.DeckCache) so a call costs no query. Left to expire on
 a timer, a change would miss every call until then, however long ago it was committed: a carrier
 created a minute ago is not routed to, a suspended account still calls. So every session that
 changed something decisions read bumps one counter in Redis (`config:version`) after its commit;

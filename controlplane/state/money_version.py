@@ -2,7 +2,7 @@
 
 Every committed ledger change bumps the tenant's counter in Redis (`tenant:<id>:money`), after the
 commit: a reader that sees the new number and then reads MariaDB reads the new balance. Readers
-keep a balance under the number they saw before reading it (call_decisions.MoneyCache) and read
+keep a balance under the number they saw before reading it (state/decision_cache.MoneyCache) and read
 again when the number moves. If Redis cannot be reached for a bump, cached balances are still
 re-read after MoneyCache's ttl.
 """
