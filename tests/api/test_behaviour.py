@@ -217,3 +217,28 @@ def test_the_cli_issues_the_first_key(app, world, session):
     assert bad.exit_code == 2 and "scopes" in bad.output
     missing = CliRunner().invoke(main, ["user", "api-key", "--email", "nobody@x", "--scope", "*"])
     assert missing.exit_code == 3
+
+
+def test_a_portal_session_authenticates_and_its_writes_need_the_csrf_token(app, world, session):
+    client = app.test_client()
+    with client.session_transaction() as cookie:
+        cookie["user_id"] = world.user["reseller r1"]
+    me = client.get("/api/v1/users/me")
+    assert me.status_code == 200 and me.get_json()["user"]["id"] == world.user["reseller r1"]
+    token = me.get_json()["csrf_token"]
+    # The session's scope is the user's: a reseller sees its subtree only.
+    names = {t["name"] for t in client.get("/api/v1/tenants").get_json()["items"]}
+    assert names == {"r1", "c1", "c2"}
+    url = f"/api/v1/tenants/{world.tenant['c1']}"
+    refused = client.patch(url, json={"max_dids": 3})
+    assert refused.status_code == 403 and "CSRF" in refused.get_json()["error"]
+    assert client.patch(url, json={"max_dids": 3}, headers={"X-CSRFToken": "forged"}).status_code == 403
+    done = client.patch(url, json={"max_dids": 3}, headers={"X-CSRFToken": token})
+    assert done.status_code == 200 and done.get_json()["max_dids"] == 3
+    other = app.test_client()  # another browser: its token is not this session's
+    with other.session_transaction() as cookie:
+        cookie["user_id"] = world.user["reseller r2"]
+    assert other.patch(url, json={"max_dids": 4}, headers={"X-CSRFToken": token}).status_code in (403, 404)
+    session.execute(User.__table__.update().where(User.id == world.user["reseller r1"]).values(active=False))
+    session.commit()
+    assert client.get("/api/v1/tenants").status_code == 401  # a disabled user's session ends

@@ -75,6 +75,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/users"): Route(list_of="user"),
     ("POST", "/api/v1/users"): Route(body={"email": "someone@api.example"}),  # tenant_id filled per caller
     ("GET", "/api/v1/users/<int:user_id>"): Route("user"),
+    ("GET", "/api/v1/users/me"): Route(),  # tests/api/test_behaviour.py::test_a_portal_session_authenticates
     ("POST", "/api/v1/users/<int:user_id>/disable"): Route("user"),
     ("POST", "/api/v1/users/<int:user_id>/enable"): Route("user"),
     ("GET", "/api/v1/quote"): Route(),  # tenant_id in the query: test_quote_is_scoped_and_hides_the_carrier_side

@@ -1,9 +1,13 @@
 """Who is calling the REST API, what the call may touch, and how often: one decorator on every route.
 
-`@access("cdrs", "read")` authenticates the request (an API key as `Authorization: Bearer cp_...`), counts it
-against the key's rate limit (Redis, through the `limits` library), checks the key holds the grant, and leaves
-the caller's Scope in `g.scope` for the route to hand to its service. The requirement is kept on the view, so
-tests/api/test_matrix.py can read every route's and a route without one fails there.
+`@access("cdrs", "read")` authenticates the request, counts it against the caller's rate limit (Redis, through
+the `limits` library), checks the grant, and leaves the caller's Scope in `g.scope` for the route to hand to its
+service. The requirement is kept on the view, so tests/api/test_matrix.py can read every route's and a route
+without one fails there.
+
+Two ways in: an API key (`Authorization: Bearer cp_...`, its grants narrow its owner's role), or the portal's
+login session (the signed session cookie's `user_id`, for the portal's own scripts: the user's role alone
+decides), whose writes must carry the session's CSRF token in `X-CSRFToken` (Flask-WTF).
 """
 
 from __future__ import annotations
@@ -36,25 +40,51 @@ def _limiter() -> FixedWindowRateLimiter:
     return limiter
 
 
-def _check_rate(key_id: int) -> None:
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _check_rate(who: str) -> None:
     rate = parse_rate(current_app.config["API_RATE_LIMIT"])
     limiter = _limiter()
-    if not limiter.hit(rate, "apikey", str(key_id)):
-        reset, _ = limiter.get_window_stats(rate, "apikey", str(key_id))
+    if not limiter.hit(rate, who):
+        reset, _ = limiter.get_window_stats(rate, who)
         raise RateLimited(max(1, int(reset - utcnow().timestamp()) + 1))
 
 
 def _authenticate() -> Scope:
+    """The caller's Scope; `g.grants` what it may touch and `g.user_id` the user behind it."""
     header = request.headers.get("Authorization", "")
+    if not header:
+        return _portal_session()
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     session = db_session.current()
     key = api_keys.authenticate(session, token.strip(), request.remote_addr, utcnow())
     session.commit()  # last use is recorded even when the request itself is refused later
-    _check_rate(key.id)
-    g.api_key = key
+    _check_rate(f"apikey:{key.id}")
+    g.grants, g.user_id = key.scopes, key.user_id
     return for_user(session, key.user, actor=f"apikey:{key.id}")
+
+
+def _portal_session() -> Scope:
+    from flask import session as cookie
+    from flask_wtf.csrf import ValidationError, validate_csrf
+
+    from controlplane.models import User
+
+    user_id = cookie.get("user_id")
+    user = db_session.current().get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active:
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    if request.method not in SAFE_METHODS:
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken"))
+        except ValidationError:
+            raise Forbidden("a portal session's write needs its CSRF token in X-CSRFToken") from None
+    _check_rate(f"user:{user.id}")
+    g.grants, g.user_id = "*", user.id  # the user's role alone decides
+    return for_user(db_session.current(), user)
 
 
 def access(resource: str, level: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -66,7 +96,7 @@ def access(resource: str, level: str) -> Callable[[Callable[..., Any]], Callable
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             g.scope = _authenticate()
-            if not api_keys.grants(g.api_key.scopes, resource, level):
+            if not api_keys.grants(g.grants, resource, level):
                 raise Forbidden(f"this key lacks the scope {resource}:{level}")
             return view(*args, **kwargs)
 

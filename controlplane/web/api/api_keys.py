@@ -58,11 +58,11 @@ def list_keys(args: dict):
 @blp.response(201, IssuedKeySchema)
 def create_key(data: dict):
     session = db_session.current()
-    user_id = data["user_id"] or g.api_key.user_id
+    user_id = data["user_id"] or g.user_id
     user = session.get(User, user_id)
     user = scope().require(user, user.tenant_id if user else None, f"user {user_id}")
     issued = api_keys.issue(session, scope(), user, data["scopes"], name=data["name"], expires_at=data["expires_at"],
-                            allowed_ips=" ".join(data["allowed_ips"]), issued_with=g.api_key.scopes)
+                            allowed_ips=" ".join(data["allowed_ips"]), issued_with=g.grants)
     commit()
     return {"key": issued.key, "token": issued.token}
 

@@ -97,3 +97,20 @@ def disable_user(user_id: int):
 @blp.response(200, ActiveChangeSchema)
 def enable_user(user_id: int):
     return _set_active(user_id, True)
+
+
+class SessionSchema(Schema):
+    user = fields.Nested(UserSchema)
+    csrf_token = fields.String(metadata={"description": "send it as X-CSRFToken with a portal session's writes"})
+
+
+@blp.route("/me")
+@access("users", "read")
+@blp.response(200, SessionSchema)
+def who_am_i():
+    """The user behind the request (a key's owner, or the portal session's user) and a CSRF token for the
+    portal's scripts."""
+    from flask import g
+    from flask_wtf.csrf import generate_csrf
+
+    return {"user": users.get_user(db_session.current(), scope(), g.user_id), "csrf_token": generate_csrf()}
