@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from controlplane.errors import Forbidden, Invalid, NotFound
 from controlplane.models import Cdr, Role
-from controlplane.services.listing import Page, keyset
+from controlplane.services.listing import MAX_LIMIT, Page
 from controlplane.services.scope import Scope
 
 EXPORT_BATCH = 2000
@@ -71,10 +71,38 @@ def _filtered(scope: Scope, flt: CdrFilter, stmt: Select | None = None) -> Selec
     return stmt
 
 
-def page_cdrs(session: Session, scope: Scope, flt: CdrFilter, *, after: int | None = None,
+Position = tuple[dt.datetime | None, int]  # where a walk stands: (start_at, id) of the last row it gave
+
+
+def _dated(flt: CdrFilter) -> bool:
+    return flt.since is not None or flt.until is not None
+
+
+def _newest_first(stmt: Select, after: Position | None, dated: bool) -> Select:
+    """Ordered by start time, then id, both descending, from after `after`.
+
+    Keyed on (start_at, id), not id alone: a tenant's month is then one range of ix_cdrs_tenant_start_id and a
+    page reads its 50 rows, not every newer row of the tenant (bench/api_cdrs.py: 124 ms -> 6 ms at 1M rows).
+    Calls arriving meanwhile start later than any walked page, so pages never shift or repeat; a CDR written late
+    for a call that started behind the cursor is seen by the next walk. Rows without a start time come last.
+    """
+    if after is not None:
+        start, cdr_id = after
+        if start is None:
+            stmt = stmt.where(Cdr.start_at.is_(None), Cdr.id < cdr_id)
+        else:
+            behind = or_(Cdr.start_at < start, and_(Cdr.start_at == start, Cdr.id < cdr_id))
+            stmt = stmt.where(behind if dated else or_(behind, Cdr.start_at.is_(None)))
+    return stmt.order_by(Cdr.start_at.desc(), Cdr.id.desc())
+
+
+def page_cdrs(session: Session, scope: Scope, flt: CdrFilter, *, after: Position | None = None,
               limit: int = 50) -> Page[Cdr]:
-    """Newest first, one keyset page."""
-    return keyset(session, _filtered(scope, flt), Cdr.id, after=after, limit=limit, newest_first=True)
+    """Newest first, one keyset page; `next_after` is a Position."""
+    limit = max(1, min(limit, MAX_LIMIT))
+    rows = list(session.scalars(_newest_first(_filtered(scope, flt), after, _dated(flt)).limit(limit + 1)))
+    more, rows = len(rows) > limit, rows[:limit]
+    return Page(rows, (rows[-1].start_at, rows[-1].id) if more else None)
 
 
 def get_cdr(session: Session, scope: Scope, cdr_id: int) -> Cdr:
@@ -95,7 +123,9 @@ class Totals:
 
 
 def _sums() -> tuple:
-    return (func.count(Cdr.id), func.coalesce(func.sum(Cdr.billsec > 0), 0), func.coalesce(func.sum(Cdr.billsec), 0),
+    # An answered call counts 1 (a CASE, not SUM(billsec > 0): SQLAlchemy types that Boolean and reads 1022 as True).
+    answered = func.sum(case((Cdr.billsec > 0, 1), else_=0))
+    return (func.count(Cdr.id), func.coalesce(answered, 0), func.coalesce(func.sum(Cdr.billsec), 0),
             func.coalesce(func.sum(Cdr.cost), 0), func.coalesce(func.sum(Cdr.buy_cost), 0))
 
 
@@ -145,10 +175,10 @@ def export_csv(session: Session, scope: Scope, flt: CdrFilter) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(names)
-    after = None
+    after: Position | None = None
+    start_column = names.index("start_at") + 1  # never hidden: row[0] is the id
     while True:
-        stmt = base if after is None else base.where(Cdr.id < after)
-        rows = session.execute(stmt.order_by(Cdr.id.desc()).limit(EXPORT_BATCH)).all()
+        rows = session.execute(_newest_first(base, after, _dated(flt)).limit(EXPORT_BATCH)).all()
         for row in rows:
             writer.writerow(["" if v is None else v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v
                              for v in row[1:]])
@@ -157,4 +187,4 @@ def export_csv(session: Session, scope: Scope, flt: CdrFilter) -> Iterator[str]:
         buffer.truncate()
         if len(rows) < EXPORT_BATCH:
             return
-        after = rows[-1][0]
+        after = (rows[-1][start_column], rows[-1][0])

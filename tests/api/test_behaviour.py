@@ -242,3 +242,35 @@ def test_a_portal_session_authenticates_and_its_writes_need_the_csrf_token(app, 
     session.execute(User.__table__.update().where(User.id == world.user["reseller r1"]).values(active=False))
     session.commit()
     assert client.get("/api/v1/tenants").status_code == 401  # a disabled user's session ends
+
+
+def test_totals_count_every_answered_call_and_pages_walk_start_times(api, world, session):
+    tenant = world.tenant["c2"]
+    base = dt.datetime(2026, 11, 10, 8, 0, 0)
+    records = [CallRecord(uuid=f"tot-{i}", direction="outbound", tenant_id=tenant, start_at=base + dt.timedelta(
+        minutes=i % 4), billsec=30 if i % 3 else 0, disposition="ANSWERED" if i % 3 else "NO ANSWER",
+        cost=Decimal("0.10") if i % 3 else Decimal(0)) for i in range(12)]
+    records.append(CallRecord(uuid="tot-undated", direction="outbound", tenant_id=tenant, disposition="FAILED"))
+    cdrs.write_many(session, records)
+    session.commit()
+    totals = api("reseller r1", "GET", "/api/v1/cdrs/totals", query_string={"tenant_id": tenant}).get_json()
+    # The seed's answered call, and 8 of the 12 (i % 3 != 0).
+    assert (totals["calls"], totals["answered"], totals["billsec"]) == (14, 9, 30 + 8 * 30)
+    assert Decimal(totals["cost"]) == Decimal("0.30") + 8 * Decimal("0.10")
+    walked, cursor = [], None
+    while True:
+        query = {"tenant_id": tenant, "limit": 4, **({"cursor": cursor} if cursor else {})}
+        page = api("reseller r1", "GET", "/api/v1/cdrs", query_string=query).get_json()
+        walked += page["items"]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert len(walked) == len({c["uuid"] for c in walked}) == 14
+    starts = [c["start_at"] for c in walked if c["start_at"]]
+    assert starts == sorted(starts, reverse=True) and walked[-1]["uuid"] == "tot-undated"  # undated ones last
+    wrong_kind = api("reseller r1", "GET", "/api/v1/tenants", query_string={"cursor": cursor or page_cursor(api)})
+    assert wrong_kind.status_code == 400
+
+
+def page_cursor(api) -> str:
+    """A CDR cursor (start time and id): not one a tenant list accepts."""
+    return api("superadmin", "GET", "/api/v1/cdrs", query_string={"limit": 1}).get_json()["next_cursor"]

@@ -35,9 +35,12 @@ def upgrade() -> None:
     )
     # A tenant's CDRs by time, then id: the API's filtered, cursor-paged listing walks this index.
     op.create_index('ix_cdrs_tenant_start_id', 'cdrs', ['tenant_id', 'start_at', 'id'])
+    # Covers a tenant's totals for a period: no row is read.
+    op.create_index('ix_cdrs_tenant_start_totals', 'cdrs', ['tenant_id', 'start_at', 'billsec', 'cost', 'buy_cost'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_cdrs_tenant_start_totals', table_name='cdrs')
     op.drop_index('ix_cdrs_tenant_start_id', table_name='cdrs')
     op.drop_table('idempotency_keys')
     op.drop_constraint(op.f('fk_users_sip_account_id_sip_accounts'), 'users', type_='foreignkey')

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -110,20 +111,46 @@ def scope() -> Scope:
     return g.scope
 
 
-def encode_cursor(after: int | None) -> str | None:
-    return None if after is None else base64.urlsafe_b64encode(f"id:{after}".encode()).decode().rstrip("=")
+def encode_cursor(after: int | tuple[dt.datetime | None, int] | None) -> str | None:
+    """An opaque cursor: the last id a list gave, or (start time, id) for the CDRs."""
+    if after is None:
+        return None
+    if isinstance(after, tuple):
+        start, cdr_id = after
+        text = f"at:{start.isoformat() if start else ''}|{cdr_id}"
+    else:
+        text = f"id:{after}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _cursor_text(cursor: str, kind: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        text = ""
+    found, _, value = text.partition(":")
+    if found != kind:
+        raise Invalid({"cursor": ["not a cursor this API gave out"]})
+    return value
 
 
 def decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
+    value = _cursor_text(cursor, "id")
+    if not value.isdigit():
+        raise Invalid({"cursor": ["not a cursor this API gave out"]})
+    return int(value)
+
+
+def decode_position(cursor: str | None) -> tuple[dt.datetime | None, int] | None:
+    """A CDR cursor: (start time, id)."""
+    if not cursor:
+        return None
+    start, _, cdr_id = _cursor_text(cursor, "at").partition("|")
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, _, value = text.partition(":")
-        if kind != "id" or not value.isdigit():
-            raise ValueError(text)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return (dt.datetime.fromisoformat(start) if start else None), int(cdr_id)
+    except ValueError:
         raise Invalid({"cursor": ["not a cursor this API gave out"]}) from None
 
 

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, post_dump, validate
 
 from controlplane.services import cdr_reports
 from controlplane.web import session as db_session
-from controlplane.web.api.access import access, decode_cursor, page_body, scope
+from controlplane.web.api.access import access, decode_position, page_body, scope
 from controlplane.web.api.schemas import PageArgs, UtcDateTime, money, page_of
 
 blp = Blueprint("cdrs", __name__, url_prefix="/api/v1/cdrs", description="Call detail records")
@@ -98,9 +98,9 @@ def _filter(args: dict) -> cdr_reports.CdrFilter:
 @blp.arguments(CdrListArgs, location="query")
 @blp.response(200, page_of(CdrSchema))
 def list_cdrs(args: dict):
-    """Newest first."""
-    page = cdr_reports.page_cdrs(db_session.current(), scope(), _filter(args), after=decode_cursor(args["cursor"]),
-                                 limit=args["limit"])
+    """Newest first (by start time, then id)."""
+    page = cdr_reports.page_cdrs(db_session.current(), scope(), _filter(args),
+                                 after=decode_position(args["cursor"]), limit=args["limit"])
     return page_body(page)
 
 
