@@ -34,7 +34,7 @@ BENCH_DB = os.environ.get("CP_BENCH_DATABASE_URL", "mysql+pymysql://root@127.0.0
 os.environ["DATABASE_URL"] = BENCH_DB
 os.environ.setdefault("CP_REDIS_PREFIX", "cp_bench_api:")  # the rate limiter's counters stay apart
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import and_, func, or_, select, text  # noqa: E402
 
 from controlplane.db import drop_database, get_engine, session_scope  # noqa: E402
 from controlplane.migrate import upgrade  # noqa: E402
@@ -278,18 +278,22 @@ def bench_deep(apis: dict[str, Api], rows: int, reps: int) -> tuple[int, dict[st
     page = min(OFFSET_PAGE, max(0, rows // PAGE - 1))
     offset = page * PAGE
     out: dict[str, list[float]] = {"offset": [], "keyset": []}
+    newest = (Cdr.start_at.desc(), Cdr.id.desc())  # the API's order: services/cdr_reports.py
     with session_scope() as s:
-        after = s.scalar(select(Cdr.id).order_by(Cdr.id.desc()).offset(offset - 1).limit(1)) if offset else None
+        after = None
+        if offset:
+            row = s.execute(select(Cdr.start_at, Cdr.id).order_by(*newest).offset(offset - 1).limit(1)).one()
+            after = (row.start_at, row.id)
         want = None
         for _ in range(reps):
             t0 = time.perf_counter()
-            got = [c.id for c in s.scalars(select(Cdr).order_by(Cdr.id.desc()).offset(offset).limit(PAGE))]
+            got = [c.id for c in s.scalars(select(Cdr).order_by(*newest).offset(offset).limit(PAGE))]
             out["offset"].append(time.perf_counter() - t0)
             s.expunge_all()
             want = got
-            stmt = select(Cdr).order_by(Cdr.id.desc()).limit(PAGE)
+            stmt = select(Cdr).order_by(*newest).limit(PAGE)
             if after is not None:
-                stmt = stmt.where(Cdr.id < after)
+                stmt = stmt.where(or_(Cdr.start_at < after[0], and_(Cdr.start_at == after[0], Cdr.id < after[1])))
             t0 = time.perf_counter()
             got = [c.id for c in s.scalars(stmt)]
             out["keyset"].append(time.perf_counter() - t0)
@@ -468,7 +472,7 @@ def main() -> None:
     print(line)
     print(f"page {page:,} of the whole table newest first (OFFSET {page * PAGE:,}), 10 times each:")
     print(f"{'  OFFSET, raw SQLAlchemy (the baseline)':58} {ms(deep['offset'])}")
-    print(f"{'  keyset (id < cursor), raw SQLAlchemy':58} {ms(deep['keyset'])}")
+    print(f"{'  keyset ((start_at, id) < cursor), raw SQLAlchemy':58} {ms(deep['keyset'])}")
     print(f"{'  keyset through the API (cursor)':58} {ms(deep['api reseller'])}   {ms(deep['api superadmin'])}")
     print(f"{'  OFFSET / keyset (raw, p50)':58} {pct(deep['offset'], 0.5) / pct(deep['keyset'], 0.5):14,.0f}x")
     print(line)
