@@ -7,8 +7,17 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import refuse
-from controlplane.models import AuthMode, Carrier, CarrierTrunk, DeckKind, RateDeck
+from controlplane.errors import Invalid, refuse
+from controlplane.models import (
+    AuthMode,
+    Carrier,
+    CarrierTrunk,
+    DeckKind,
+    RateDeck,
+    SipAccount,
+    TrunkGroup,
+    TrunkGroupMember,
+)
 from controlplane.services import audit
 from controlplane.services.scope import Scope
 
@@ -93,3 +102,59 @@ def list_carriers(session: Session, scope: Scope) -> list[Carrier]:
     """Carriers are the operator's: a tenant scope is refused, not shown an empty list."""
     scope.require_operator("carriers")
     return list(session.scalars(select(Carrier).order_by(Carrier.id)))
+
+
+def list_trunk_groups(session: Session, scope: Scope) -> list[TrunkGroup]:
+    scope.require_operator("trunk groups")
+    return list(session.scalars(select(TrunkGroup).order_by(TrunkGroup.id)))
+
+
+def create_trunk_group(session: Session, scope: Scope, name: str, trunks: list[str]) -> TrunkGroup:
+    """An ordered list of carrier trunks for sequential failover (first listed, first tried)."""
+    scope.require_operator("trunk groups")
+    errors: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
+    name = (name or "").strip()
+    if not name or len(name) > 128:
+        errors["name"] = "required, at most 128 characters"
+    elif session.scalar(select(TrunkGroup.id).where(TrunkGroup.name == name)):
+        conflicts["name"] = f"{name!r} exists already"
+    found = {t.name: t for t in session.scalars(select(CarrierTrunk).where(CarrierTrunk.name.in_(trunks)))}
+    if not trunks:
+        errors["trunks"] = "at least one carrier trunk"
+    elif len(set(trunks)) != len(trunks):
+        errors["trunks"] = "a trunk may appear once"
+    elif missing := [t for t in trunks if t not in found]:
+        errors["trunks"] = f"carrier trunk(s) not found: {', '.join(missing)}"
+    refuse(errors, conflicts)
+    group = TrunkGroup(name=name, members=[TrunkGroupMember(trunk_id=found[t].id, position=i)
+                                           for i, t in enumerate(trunks)])
+    session.add(group)
+    session.flush()
+    audit.record(session, scope.actor, "trunk_group.create", "trunk_group", group.id,
+                 details={"name": name, "trunks": trunks})
+    return group
+
+
+def route_account(session: Session, scope: Scope, account: SipAccount, *, trunk_group: str | None = None,
+                  trunk: str | None = None) -> SipAccount:
+    """An account's routing override: its calls go over this trunk group (in order) or this one trunk instead of
+    least-cost routing; neither: LCR again. Operators set it (it names the switch's carriers)."""
+    scope.require_operator("routing overrides")
+    if trunk_group and trunk:
+        raise Invalid({"trunk": "a trunk group or a trunk, not both"})
+    group_id = trunk_id = None
+    if trunk_group:
+        group_id = session.scalar(select(TrunkGroup.id).where(TrunkGroup.name == trunk_group))
+        if group_id is None:
+            raise Invalid({"trunk_group": f"trunk group {trunk_group!r} not found"})
+    if trunk:
+        trunk_id = session.scalar(select(CarrierTrunk.id).where(CarrierTrunk.name == trunk))
+        if trunk_id is None:
+            raise Invalid({"trunk": f"carrier trunk {trunk!r} not found"})
+    before = {"trunk_group_id": account.trunk_group_id, "trunk_id": account.trunk_id}
+    account.trunk_group_id, account.trunk_id = group_id, trunk_id
+    session.flush()
+    audit.record(session, scope.actor, "sip_account.route", "sip_account", account.id, account.tenant_id,
+                 {"before": before, "after": {"trunk_group_id": group_id, "trunk_id": trunk_id}})
+    return account

@@ -13,7 +13,7 @@ import pytest
 
 from controlplane.core.cdr import CallRecord
 from controlplane.models import Role, SipAccount, TenantKind, TenantRole, User
-from controlplane.services import accounts, api_keys, cdrs, decks, dids, ledger, plans, tenants
+from controlplane.services import accounts, api_keys, carriers, cdrs, decks, dids, ledger, nodes, plans, tenants
 from controlplane.services.scope import Scope
 from controlplane.state.live_calls import LiveCalls
 from controlplane.web import create_app
@@ -66,6 +66,8 @@ def seed(session, live: LiveCalls | None = None, grants: tuple[str, ...] = ("*",
     world.tenant["operator"] = tenants.ensure_operator(session).id
     decks.import_deck(session, op, "retail", ["49,Germany,0.60,1,1,0\n"])
     plans.create_plan(session, op, name="basic", decks=["retail"])
+    carriers.create_carrier(session, op, name="carrier-a", host="192.0.2.1")
+    nodes.add_node(session, op, name="fs-seed", sip="192.0.2.80")
     for name, kind, parent in TREE:
         t = tenants.create_tenant(session, op, name=name, realm=f"{name}.api.example", kind=kind, parent=parent,
                                   plan="basic", country_code="49")

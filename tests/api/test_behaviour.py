@@ -274,3 +274,21 @@ def test_totals_count_every_answered_call_and_pages_walk_start_times(api, world,
 def page_cursor(api) -> str:
     """A CDR cursor (start time and id): not one a tenant list accepts."""
     return api("superadmin", "GET", "/api/v1/cdrs", query_string={"limit": 1}).get_json()["next_cursor"]
+
+
+def test_operators_route_an_account_over_a_trunk_group(api, world):
+    made = api("superadmin", "POST", "/api/v1/trunk-groups", json={"name": "primary", "trunks": ["carrier-a"]})
+    assert made.status_code == 201 and made.get_json()["trunk_ids"]
+    assert api("superadmin", "POST", "/api/v1/trunk-groups",
+               json={"name": "bad", "trunks": ["nope"]}).get_json()["errors"] == {
+        "trunks": ["carrier trunk(s) not found: nope"]}
+    account = world.account["c1"]
+    routed = api("superadmin", "POST", f"/api/v1/sip-accounts/{account}/routing", json={"trunk_group": "primary"})
+    assert routed.status_code == 200 and routed.get_json()["trunk_group_id"] == made.get_json()["id"]
+    assert api("reseller r1", "POST", f"/api/v1/sip-accounts/{account}/routing",
+               json={"trunk_group": None}).status_code == 403
+    seen_by_tenant = api("tenant admin c1", "GET", f"/api/v1/sip-accounts/{account}").get_json()
+    assert "trunk_group_id" not in seen_by_tenant and "trunk_id" not in seen_by_tenant
+    quote = api("superadmin", "GET", "/api/v1/quote", query_string={
+        "tenant_id": world.tenant["c1"], "number": "+4930123456", "account_id": account}).get_json()
+    assert [r["trunk"] for r in quote["routes"]] == ["carrier-a"]

@@ -53,6 +53,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/sip-accounts/<int:account_id>/convert"): Route(
         "account", body={"kind": "trunk", "source_ip": "192.0.2.50"}),
     ("POST", "/api/v1/sip-accounts/<int:account_id>/password"): Route("account"),
+    ("POST", "/api/v1/sip-accounts/<int:account_id>/routing"): Route("account", body={"trunk": "carrier-a"}),
     ("GET", "/api/v1/sip-accounts/<int:account_id>/registration"): Route("account", needs_edge=True),
     ("POST", "/api/v1/sip-accounts/<int:account_id>/kick"): Route("account", needs_edge=True),
     ("GET", "/api/v1/dids"): Route(list_of="did"),
@@ -84,6 +85,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/carriers"): Route(operator_only=True, body={"name": "matrix-carrier", "host": "192.0.2.60"}),
     ("GET", "/api/v1/nodes"): Route(operator_only=True),
     ("GET", "/api/v1/nodes/dispatcher"): Route(operator_only=True, needs_edge=True),
+    ("POST", "/api/v1/nodes"): Route(operator_only=True, body={"name": "fs-matrix", "sip": "192.0.2.70"}),
+    ("POST", "/api/v1/nodes/<string:name>/disable"): Route(operator_only=True),
+    ("POST", "/api/v1/nodes/<string:name>/enable"): Route(operator_only=True),
+    ("GET", "/api/v1/trunk-groups"): Route(operator_only=True),
+    ("POST", "/api/v1/trunk-groups"): Route(operator_only=True, body={"name": "matrix-group", "trunks": ["carrier-a"]}),
     ("GET", "/api/v1/carriers/registrations"): Route(operator_only=True, needs_edge=True),
     ("GET", "/api/v1/plans"): Route(operator_only=True),
     ("GET", "/api/v1/decks"): Route(operator_only=True),
@@ -269,7 +275,7 @@ def test_totals_and_export_cover_the_scope_only(api, world):
 @pytest.mark.parametrize(("method", "rule"), [k for k, v in ROUTES.items() if v.operator_only], ids=lambda v: str(v))
 def test_operator_resources_refuse_tenant_scopes(api, world, method, rule):
     route = ROUTES[(method, rule)]
-    url = rule.replace("<string:name>", "retail")
+    url = rule.replace("<string:name>", "fs-seed" if rule.startswith("/api/v1/nodes/") else "retail")
     for who in CALLERS:
         if url.endswith("/import"):
             reply = api(who, method, url, data="49,Germany,0.60,1,1,0\n", content_type="text/csv")

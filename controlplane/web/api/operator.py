@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from controlplane.errors import Invalid
 from controlplane.jobs.decks import enqueue_import
-from controlplane.models import DeckKind
+from controlplane.models import DeckKind, Status
 from controlplane.services import carriers, decks, nodes, plans
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
@@ -243,3 +243,79 @@ def import_deck(args: dict, name: str):
         raise Invalid({"body": ["the CSV is empty"]})
     job = enqueue_import(scope(), name, text, DeckKind(args["kind"]), args["currency"])
     return {"job": job.id, "status_url": f"/api/v1/jobs/{job.id}"}
+
+
+class TrunkGroupSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    trunk_ids = fields.Function(lambda g: [m.trunk_id for m in g.members], metadata={"description": "in order"})
+
+
+class TrunkGroupCreateSchema(Schema):
+    name = fields.String(required=True)
+    trunks = fields.List(fields.String(), required=True, metadata={"description": "carrier trunk names, in order"})
+
+
+class NodeCreateSchema(Schema):
+    name = fields.String(required=True, metadata={"description": "the node's switchname"})
+    sip = fields.String(required=True, metadata={"description": "HOST[:PORT]"})
+    transport = fields.String(load_default="udp", validate=validate.OneOf(["udp", "tcp"]))
+    esl = fields.String(load_default=None, metadata={"description": "HOST[:PORT] of its inbound ESL"})
+    esl_password = fields.String(load_default=None, load_only=True)
+    weight = fields.Integer(load_default=50)
+
+
+class NodeStatusChangeSchema(Schema):
+    node = fields.Nested(NodeSchema)
+    changed = fields.Boolean()
+    edge = fields.Dict()
+
+
+@blp.route("/trunk-groups")
+@access("carriers", "read")
+@blp.response(200, _items(TrunkGroupSchema))
+def list_trunk_groups():
+    return {"items": carriers.list_trunk_groups(db_session.current(), scope())}
+
+
+@blp.route("/trunk-groups", methods=["POST"])
+@access("carriers", "write")
+@blp.arguments(TrunkGroupCreateSchema)
+@blp.response(201, TrunkGroupSchema)
+def create_trunk_group(data: dict):
+    group = carriers.create_trunk_group(db_session.current(), scope(), data["name"], data["trunks"])
+    commit()
+    return group
+
+
+@blp.route("/nodes", methods=["POST"])
+@access("nodes", "write")
+@blp.arguments(NodeCreateSchema)
+@blp.response(201, NodeSchema)
+def add_node(data: dict):
+    """Register a media node: Kamailio's dispatcher sends it calls once its probe answers."""
+    node = nodes.add_node(db_session.current(), scope(), **data)
+    commit()
+    sync_edge()
+    return node
+
+
+def _node_status(name: str, status: Status) -> dict:
+    node, changed = nodes.set_status(db_session.current(), scope(), name, status)
+    commit()
+    return {"node": node, "changed": changed, "edge": sync_edge()}
+
+
+@blp.route("/nodes/<string:name>/disable", methods=["POST"])
+@access("nodes", "write")
+@blp.response(200, NodeStatusChangeSchema)
+def disable_node(name: str):
+    """Out of the dispatcher: no new calls; its calls run to their end and stay reachable over ESL."""
+    return _node_status(name, Status.DISABLED)
+
+
+@blp.route("/nodes/<string:name>/enable", methods=["POST"])
+@access("nodes", "write")
+@blp.response(200, NodeStatusChangeSchema)
+def enable_node(name: str):
+    return _node_status(name, Status.ACTIVE)

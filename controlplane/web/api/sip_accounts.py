@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 
 from controlplane.models import SipAccountKind, Status
 from controlplane.services import accounts, tenants
@@ -36,7 +36,17 @@ class SipAccountSchema(Schema):
     restricted_prefixes = fields.String()
     callerid_allow = fields.String()
     callerid_deny = fields.String()
+    trunk_group_id = fields.Integer(allow_none=True, metadata={"description": "operators only"})
+    trunk_id = fields.Integer(allow_none=True, metadata={"description": "operators only"})
     created_at = UtcDateTime()
+
+    @post_dump
+    def _hide(self, data: dict, **kwargs: object) -> dict:
+        """The routing override names the switch's carriers: the operator's, not the tenant's."""
+        if not scope().everything:
+            data.pop("trunk_group_id", None)
+            data.pop("trunk_id", None)
+        return data
 
 
 class CreatedSipAccountSchema(Schema):
@@ -68,6 +78,11 @@ class SipAccountUpdateSchema(Schema):
     restricted_prefixes = fields.String()
     callerid_allow = fields.String()
     callerid_deny = fields.String()
+
+
+class RoutingSchema(Schema):
+    trunk_group = fields.String(load_default=None, metadata={"description": "a trunk group's name"})
+    trunk = fields.String(load_default=None, metadata={"description": "a carrier trunk's name"})
 
 
 class ConvertSchema(Schema):
@@ -180,6 +195,19 @@ def convert_account(data: dict, account_id: int):
     commit()
     sync_edge()
     return {"account": account, "password": password}
+
+
+@blp.route("/<int:account_id>/routing", methods=["POST"])
+@access("sip_accounts", "write")
+@blp.arguments(RoutingSchema)
+@blp.response(200, SipAccountSchema)
+def route_account(data: dict, account_id: int):
+    """Operators: send the account's calls over a trunk group (in order) or one trunk; neither: LCR again."""
+    from controlplane.services import carriers
+
+    account = carriers.route_account(db_session.current(), scope(), _account(account_id), **data)
+    commit()
+    return account
 
 
 @blp.route("/<int:account_id>/password", methods=["POST"])
