@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import re
 import secrets
 import string
@@ -11,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Invalid, NotFound, refuse
+from controlplane.errors import Conflict, Invalid, NotFound, refuse
 from controlplane.models import SipAccount, SipAccountKind, Status, Tenant
 from controlplane.services import audit
 from controlplane.services.listing import Page, keyset
@@ -196,3 +198,45 @@ def reset_password(session: Session, scope: Scope, account: SipAccount) -> str:
     session.flush()
     audit.record(session, scope.actor, "sip_account.password", "sip_account", account.id, account.tenant_id)
     return password
+
+
+BULK_COLUMNS = ("username", "password", "caller_id_name", "caller_id_number", "source_ip")
+BULK_MAX = 5000
+
+
+def create_many(session: Session, scope: Scope, tenant: Tenant, csv_text: str) -> list[CreatedAccount]:
+    """SIP accounts from a CSV with a header naming any of BULK_COLUMNS (username required; a row with a
+    `source_ip` is a customer trunk). All or nothing: every bad line is reported by its number, and then none is
+    created (the caller does not commit). Passwords left empty are generated and returned once."""
+    scope.require_manager(tenant, tenant.id, f"tenant {tenant.name!r}")
+    rows = list(csv.reader(io.StringIO(csv_text)))
+    if not rows or "username" not in [c.strip().lower() for c in rows[0]]:
+        raise Invalid({"body": f"a CSV whose header names username (and any of {', '.join(BULK_COLUMNS[1:])})"})
+    header = [c.strip().lower() for c in rows[0]]
+    unknown = sorted(set(header) - set(BULK_COLUMNS))
+    if unknown:
+        raise Invalid({"body": f"unknown column(s): {', '.join(unknown)}"})
+    if len(rows) - 1 > BULK_MAX:
+        raise Invalid({"body": f"at most {BULK_MAX} accounts per file"})
+    made: list[CreatedAccount] = []
+    errors: list[str] = []
+    for number, cells in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            errors.append(f"line {number}: expected {len(header)} columns, found {len(cells)}")
+            continue
+        row = {k: (v.strip() or None) for k, v in zip(header, cells, strict=True)}
+        try:
+            with session.begin_nested():  # a refused line leaves nothing behind
+                made.append(create_sip_account(
+                    session, scope, tenant, row.get("username") or "", row.get("password"),
+                    kind=SipAccountKind.TRUNK if row.get("source_ip") else SipAccountKind.ACCOUNT,
+                    source_ip=row.get("source_ip"), caller_id_name=row.get("caller_id_name"),
+                    caller_id_number=row.get("caller_id_number")))
+        except (Invalid, Conflict) as exc:
+            detail = exc.errors if isinstance(exc.errors, dict) else {"line": "; ".join(exc.errors)}
+            errors.extend(f"line {number}: {field}: {reason}" for field, reason in detail.items())
+    if errors:
+        raise Invalid(errors, f"{len(errors)} bad line(s); no account created")
+    return made

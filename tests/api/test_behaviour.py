@@ -292,3 +292,29 @@ def test_operators_route_an_account_over_a_trunk_group(api, world):
     quote = api("superadmin", "GET", "/api/v1/quote", query_string={
         "tenant_id": world.tenant["c1"], "number": "+4930123456", "account_id": account}).get_json()
     assert [r["trunk"] for r in quote["routes"]] == ["carrier-a"]
+
+
+def test_bulk_accounts_from_csv_all_or_nothing(api, world, session):
+    from controlplane.models import SipAccount
+
+    url = "/api/v1/sip-accounts/bulk"
+    c1 = {"tenant_id": world.tenant["c1"]}
+    good = "username,caller_id_number,source_ip\n2001,4930111,\n2002,4930112,\npbx-1,,192.0.2.44\n"
+    made = api("reseller r1", "POST", url, data=good, content_type="text/csv", query_string=c1)
+    assert made.status_code == 201, made.get_json()
+    items = made.get_json()["items"]
+    assert [i["account"]["username"] for i in items] == ["2001", "2002", "pbx-1"]
+    assert items[2]["account"]["kind"] == "trunk" and all(i["password"] for i in items)
+    session.rollback()
+    before = session.query(SipAccount).count()
+    bad = "username,password\n3001,short\n2001,long-enough-pw\n3002,long-enough-pw\n3003,a,b\n"
+    refused = api("reseller r1", "POST", url, data=bad, content_type="text/csv", query_string=c1)
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"]["lines"] == [
+        "line 2: password: at least 8 characters", "line 3: username: '2001' exists already in this tenant",
+        "line 5: expected 2 columns, found 3"]
+    session.rollback()
+    assert session.query(SipAccount).count() == before  # line 4 was good, and is not created either
+    assert api("reseller r2", "POST", url, data=good, content_type="text/csv", query_string=c1).status_code == 404
+    header = api("reseller r1", "POST", url, data="name\nx\n", content_type="text/csv", query_string=c1)
+    assert header.status_code == 400 and "body" in header.get_json()["errors"]

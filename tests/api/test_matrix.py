@@ -46,6 +46,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/ledger"): Route(list_of="tenant"),
     ("GET", "/api/v1/sip-accounts"): Route(list_of="account"),
     ("POST", "/api/v1/sip-accounts"): Route(body={"username": "2000"}),  # tenant_id filled per caller
+    ("POST", "/api/v1/sip-accounts/bulk"): Route(),  # test_behaviour.py::test_bulk_accounts_from_csv
     ("GET", "/api/v1/sip-accounts/<int:account_id>"): Route("account"),
     ("PATCH", "/api/v1/sip-accounts/<int:account_id>"): Route("account", body={"caller_id_name": "Matrix"}),
     ("POST", "/api/v1/sip-accounts/<int:account_id>/disable"): Route("account"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, post_dump, validate
 
@@ -143,6 +144,30 @@ def create_account(data: dict):
     commit()
     sync_edge()
     return {"account": created.account, "password": created.password}
+
+
+class BulkArgs(Schema):
+    tenant_id = fields.Integer(required=True)
+
+
+class BulkCreatedSchema(Schema):
+    items = fields.List(fields.Nested(CreatedSipAccountSchema))
+
+
+@blp.route("/bulk", methods=["POST"])
+@access("sip_accounts", "write")
+@blp.arguments(BulkArgs, location="query")
+@blp.response(201, BulkCreatedSchema)
+@blp.doc(requestBody={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}})
+def create_accounts(args: dict):
+    """Many accounts from a CSV body (header: username, and any of password, caller_id_name, caller_id_number,
+    source_ip). All or nothing: the bad lines come back by number. Generated passwords are shown this once."""
+    session = db_session.current()
+    tenant = tenants.get_tenant(session, scope(), args["tenant_id"])
+    made = accounts.create_many(session, scope(), tenant, request.get_data(as_text=True))
+    commit()
+    sync_edge()
+    return {"items": [{"account": m.account, "password": m.password} for m in made]}
 
 
 @blp.route("/<int:account_id>")
