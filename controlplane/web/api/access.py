@@ -62,7 +62,8 @@ def _authenticate() -> Scope:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     session = db_session.current()
     key = api_keys.authenticate(session, token.strip(), request.remote_addr, utcnow())
-    session.commit()  # last use is recorded even when the request itself is refused later
+    if session.dirty:
+        session.commit()  # last use is recorded even when the request itself is refused later
     _check_rate(f"apikey:{key.id}")
     g.grants, g.user_id = key.scopes, key.user_id
     return for_user(session, key.user, actor=f"apikey:{key.id}")
