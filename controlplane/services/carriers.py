@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Invalid, refuse
+from controlplane.errors import Invalid, NotFound, refuse
 from controlplane.models import (
     AuthMode,
     Carrier,
@@ -15,6 +15,7 @@ from controlplane.models import (
     DeckKind,
     RateDeck,
     SipAccount,
+    Status,
     TrunkGroup,
     TrunkGroupMember,
 )
@@ -52,11 +53,31 @@ def create_carrier(
     errors: dict[str, str] = {}
     conflicts: dict[str, str] = {}
     name = (name or "").strip()
+    if name and session.scalar(select(Carrier.id).where(Carrier.name == name)):
+        conflicts["name"] = f"{name!r} exists already"
+    trunk = _trunk(session, errors, conflicts, name=name, host=host, port=port, transport=transport,
+                   buy_deck=buy_deck, priority=priority, max_channels=max_channels, strip_prefix=strip_prefix,
+                   add_prefix=add_prefix, is_default=is_default, username=username, password=password,
+                   register=register)
+    refuse(errors, conflicts)
+    carrier = Carrier(name=name, provider_tag=provider_tag)
+    carrier.trunks.append(trunk)
+    session.add(carrier)
+    session.flush()
+    audit.record(session, scope.actor, "carrier.create", "carrier", carrier.id,
+                 details={"name": name, "host": host, "port": port, "buy_deck": buy_deck,
+                          "username": username, "register": register})
+    return carrier
+
+
+def _trunk(session: Session, errors: dict[str, str], conflicts: dict[str, str], *, name: str, host: str,
+           port: int, transport: str, buy_deck: str | None, priority: int, max_channels: int | None,
+           strip_prefix: str, add_prefix: str, is_default: bool, username: str | None, password: str | None,
+           register: bool) -> CarrierTrunk:
+    """A carrier trunk from checked fields; what is wrong goes into `errors` / `conflicts`."""
     if not name:
         errors["name"] = "required"
-    elif session.scalar(select(Carrier.id).where(Carrier.name == name)) or session.scalar(
-        select(CarrierTrunk.id).where(CarrierTrunk.name == name)
-    ):
+    elif session.scalar(select(CarrierTrunk.id).where(CarrierTrunk.name == name)):
         conflicts["name"] = f"{name!r} exists already"
     if not HOST.match(host or ""):
         errors["host"] = f"{host!r} is not a host name or address"
@@ -80,22 +101,55 @@ def create_carrier(
             errors["buy_deck"] = f"rate deck {buy_deck!r} not found"
         else:
             deck_id = deck.id
-            if deck.kind != DeckKind.BUY:
+            if deck.kind != DeckKind.BUY and not errors:
                 deck.kind = DeckKind.BUY
-    refuse(errors, conflicts)
-    carrier = Carrier(name=name, provider_tag=provider_tag)
-    carrier.trunks.append(CarrierTrunk(
-        name=name, host=host, port=int(port), transport=transport, buy_deck_id=deck_id, priority=priority,
-        max_channels=max_channels, strip_prefix=strip_prefix, add_prefix=add_prefix, is_default=is_default,
-        username=username or None, password=password or None,
+    return CarrierTrunk(
+        name=name, host=host, port=int(port), transport=transport,
+        buy_deck_id=deck_id, priority=priority, max_channels=max_channels, strip_prefix=strip_prefix,
+        add_prefix=add_prefix, is_default=is_default, username=username or None, password=password or None,
         auth_mode=AuthMode.REGISTER if register else AuthMode.IP,
-    ))
-    session.add(carrier)
-    session.flush()
-    audit.record(session, scope.actor, "carrier.create", "carrier", carrier.id,
-                 details={"name": name, "host": host, "port": port, "buy_deck": buy_deck,
-                          "username": username, "register": register})
+    )
+
+
+def get_carrier(session: Session, scope: Scope, carrier_id: int) -> Carrier:
+    scope.require_operator("carriers")
+    carrier = session.get(Carrier, carrier_id)
+    if carrier is None:
+        raise NotFound(f"carrier {carrier_id} not found")
     return carrier
+
+
+def add_trunk(session: Session, scope: Scope, carrier: Carrier, *, name: str, host: str, port: int = 5060,
+              transport: str = "udp", buy_deck: str | None = None, priority: int = 10,
+              max_channels: int | None = None, strip_prefix: str = "", add_prefix: str = "",
+              is_default: bool = False, username: str | None = None, password: str | None = None,
+              register: bool = False) -> CarrierTrunk:
+    """Another trunk of `carrier` (another address, deck or priority for LCR and failover)."""
+    scope.require_operator("carriers")
+    errors: dict[str, str] = {}
+    conflicts: dict[str, str] = {}
+    trunk = _trunk(session, errors, conflicts, name=(name or "").strip(), host=host, port=port,
+                   transport=transport, buy_deck=buy_deck, priority=priority, max_channels=max_channels,
+                   strip_prefix=strip_prefix, add_prefix=add_prefix, is_default=is_default, username=username,
+                   password=password, register=register)
+    refuse(errors, conflicts)
+    carrier.trunks.append(trunk)
+    session.flush()
+    audit.record(session, scope.actor, "carrier_trunk.create", "carrier_trunk", trunk.id,
+                 details={"carrier": carrier.name, "name": trunk.name, "host": host, "port": port})
+    return trunk
+
+
+def set_carrier_status(session: Session, scope: Scope, carrier: Carrier, status: Status) -> bool:
+    """Disable a carrier (no call goes out over its trunks, none is taken from it) or enable it again."""
+    scope.require_operator("carriers")
+    if carrier.status == status:
+        return False
+    before, carrier.status = carrier.status, status
+    session.flush()
+    audit.record(session, scope.actor, "carrier.enable" if status == Status.ACTIVE else "carrier.disable",
+                 "carrier", carrier.id, details={"before": {"status": before.value}, "after": {"status": status.value}})
+    return True
 
 
 def list_carriers(session: Session, scope: Scope) -> list[Carrier]:

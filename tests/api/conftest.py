@@ -52,6 +52,7 @@ class World:
     user: dict[str, int] = field(default_factory=dict)  # caller -> user id
     key_id: dict[str, int] = field(default_factory=dict)  # caller -> its key id
     token: dict[str, str] = field(default_factory=dict)  # caller -> its key
+    carrier: int = 0  # the operator's carrier-a
 
     def name_of(self, tenant_id: int) -> str:
         return {v: k for k, v in self.tenant.items()}[tenant_id]
@@ -66,7 +67,7 @@ def seed(session, live: LiveCalls | None = None, grants: tuple[str, ...] = ("*",
     world.tenant["operator"] = tenants.ensure_operator(session).id
     decks.import_deck(session, op, "retail", ["49,Germany,0.60,1,1,0\n"])
     plans.create_plan(session, op, name="basic", decks=["retail"])
-    carriers.create_carrier(session, op, name="carrier-a", host="192.0.2.1")
+    world.carrier = carriers.create_carrier(session, op, name="carrier-a", host="192.0.2.1").id
     nodes.add_node(session, op, name="fs-seed", sip="192.0.2.80")
     for name, kind, parent in TREE:
         t = tenants.create_tenant(session, op, name=name, realm=f"{name}.api.example", kind=kind, parent=parent,

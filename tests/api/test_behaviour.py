@@ -318,3 +318,28 @@ def test_bulk_accounts_from_csv_all_or_nothing(api, world, session):
     assert api("reseller r2", "POST", url, data=good, content_type="text/csv", query_string=c1).status_code == 404
     header = api("reseller r1", "POST", url, data="name\nx\n", content_type="text/csv", query_string=c1)
     assert header.status_code == 400 and "body" in header.get_json()["errors"]
+
+
+def test_carrier_trunks_added_and_a_carrier_disabled_leave_the_edge_tables(api, world, session):
+    from sqlalchemy import text
+
+    carrier = world.carrier
+    added = api("superadmin", "POST", f"/api/v1/carriers/{carrier}/trunks",
+                json={"name": "carrier-a-east", "host": "192.0.2.9", "port": 5080, "priority": 5})
+    assert added.status_code == 201 and added.get_json()["port"] == 5080
+    dup = api("superadmin", "POST", f"/api/v1/carriers/{carrier}/trunks", json={"name": "carrier-a", "host": "x.y"})
+    assert dup.status_code == 409
+    body = api("superadmin", "GET", f"/api/v1/carriers/{carrier}").get_json()
+    assert [t["name"] for t in body["trunks"]] == ["carrier-a", "carrier-a-east"]
+    assert all("password" not in t for t in body["trunks"])
+
+    def addresses() -> set[str]:
+        session.rollback()
+        return set(session.execute(text("SELECT ip_addr FROM address")).scalars())
+
+    assert {"192.0.2.1", "192.0.2.9"} <= addresses()  # Kamailio takes calls from both (tables written)
+    off = api("superadmin", "POST", f"/api/v1/carriers/{carrier}/disable").get_json()
+    assert off["changed"] is True and off["carrier"]["status"] == "disabled"
+    assert not {"192.0.2.1", "192.0.2.9"} & addresses()
+    assert api("superadmin", "POST", f"/api/v1/carriers/{carrier}/enable").get_json()["changed"] is True
+    assert {"192.0.2.1", "192.0.2.9"} <= addresses()

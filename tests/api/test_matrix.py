@@ -89,6 +89,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/nodes"): Route(operator_only=True, body={"name": "fs-matrix", "sip": "192.0.2.70"}),
     ("POST", "/api/v1/nodes/<string:name>/disable"): Route(operator_only=True),
     ("POST", "/api/v1/nodes/<string:name>/enable"): Route(operator_only=True),
+    ("GET", "/api/v1/carriers/<int:carrier_id>"): Route(operator_only=True),
+    ("POST", "/api/v1/carriers/<int:carrier_id>/trunks"): Route(operator_only=True,
+                                                                body={"name": "carrier-a-2", "host": "192.0.2.2"}),
+    ("POST", "/api/v1/carriers/<int:carrier_id>/disable"): Route(operator_only=True),
+    ("POST", "/api/v1/carriers/<int:carrier_id>/enable"): Route(operator_only=True),
     ("GET", "/api/v1/trunk-groups"): Route(operator_only=True),
     ("POST", "/api/v1/trunk-groups"): Route(operator_only=True, body={"name": "matrix-group", "trunks": ["carrier-a"]}),
     ("GET", "/api/v1/carriers/registrations"): Route(operator_only=True, needs_edge=True),
@@ -277,6 +282,7 @@ def test_totals_and_export_cover_the_scope_only(api, world):
 def test_operator_resources_refuse_tenant_scopes(api, world, method, rule):
     route = ROUTES[(method, rule)]
     url = rule.replace("<string:name>", "fs-seed" if rule.startswith("/api/v1/nodes/") else "retail")
+    url = url.replace("<int:carrier_id>", str(world.carrier))
     for who in CALLERS:
         if url.endswith("/import"):
             reply = api(who, method, url, data="49,Germany,0.60,1,1,0\n", content_type="text/csv")

@@ -319,3 +319,64 @@ def disable_node(name: str):
 @blp.response(200, NodeStatusChangeSchema)
 def enable_node(name: str):
     return _node_status(name, Status.ACTIVE)
+
+
+class TrunkCreateSchema(Schema):
+    name = fields.String(required=True)
+    host = fields.String(required=True)
+    port = fields.Integer(load_default=5060, validate=validate.Range(1, 65535))
+    transport = fields.String(load_default="udp", validate=validate.OneOf(["udp", "tcp", "tls"]))
+    buy_deck = fields.String(load_default=None)
+    priority = fields.Integer(load_default=10)
+    max_channels = fields.Integer(load_default=None, validate=validate.Range(0))
+    username = fields.String(load_default=None)
+    password = fields.String(load_default=None, load_only=True)
+    register = fields.Boolean(load_default=False)
+
+
+class CarrierStatusChangeSchema(Schema):
+    carrier = fields.Nested(CarrierSchema)
+    changed = fields.Boolean()
+    edge = fields.Dict()
+
+
+@blp.route("/carriers/<int:carrier_id>")
+@access("carriers", "read")
+@blp.response(200, CarrierSchema)
+def get_carrier(carrier_id: int):
+    return carriers.get_carrier(db_session.current(), scope(), carrier_id)
+
+
+@blp.route("/carriers/<int:carrier_id>/trunks", methods=["POST"])
+@access("carriers", "write")
+@blp.arguments(TrunkCreateSchema)
+@blp.response(201, TrunkSchema)
+def add_trunk(data: dict, carrier_id: int):
+    session = db_session.current()
+    trunk = carriers.add_trunk(session, scope(), carriers.get_carrier(session, scope(), carrier_id), **data)
+    commit()
+    sync_edge()  # a new address Kamailio relays legs to and takes calls from
+    return trunk
+
+
+def _carrier_status(carrier_id: int, status: Status) -> dict:
+    session = db_session.current()
+    carrier = carriers.get_carrier(session, scope(), carrier_id)
+    changed = carriers.set_carrier_status(session, scope(), carrier, status)
+    commit()
+    return {"carrier": carrier, "changed": changed, "edge": sync_edge()}
+
+
+@blp.route("/carriers/<int:carrier_id>/disable", methods=["POST"])
+@access("carriers", "write")
+@blp.response(200, CarrierStatusChangeSchema)
+def disable_carrier(carrier_id: int):
+    """No call goes out over its trunks and none is taken from its addresses."""
+    return _carrier_status(carrier_id, Status.DISABLED)
+
+
+@blp.route("/carriers/<int:carrier_id>/enable", methods=["POST"])
+@access("carriers", "write")
+@blp.response(200, CarrierStatusChangeSchema)
+def enable_carrier(carrier_id: int):
+    return _carrier_status(carrier_id, Status.ACTIVE)
