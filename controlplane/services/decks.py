@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from controlplane.core.deck_csv import COLUMNS, DeckLine, parse_deck
 from controlplane.core.money import plain
 from controlplane.errors import Invalid, NotFound
-from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck
+from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck, Tenant
 from controlplane.services import audit
 from controlplane.services.listing import Page, keyset
 from controlplane.services.scope import Scope
@@ -166,3 +166,25 @@ def page_rates(session: Session, scope: Scope, deck_name: str, *, prefix: str | 
     if destination:
         stmt = stmt.where(Rate.destination.like(f"%{destination}%"))
     return keyset(session, stmt, Rate.id, after=after, limit=limit)
+
+
+def set_custom_rates(session: Session, scope: Scope, tenant: Tenant, lines: Iterable[str]) -> ImportReport:
+    """A tenant's own rates (a deck of its own, `custom:<tenant id>`), matched before its plan's decks."""
+    scope.require_operator("custom rates")
+    report = import_deck(session, scope, f"custom:{tenant.id}", lines, currency=tenant.currency)
+    before, tenant.custom_deck_id = tenant.custom_deck_id, report.deck_id
+    session.flush()
+    audit.record(session, scope.actor, "tenant.custom_rates", "tenant", tenant.id, tenant.id,
+                 {"before": {"custom_deck_id": before}, "after": {"custom_deck_id": report.deck_id},
+                  "rows": report.rows})
+    return report
+
+
+def clear_custom_rates(session: Session, scope: Scope, tenant: Tenant) -> None:
+    scope.require_operator("custom rates")
+    if tenant.custom_deck_id is None:
+        return
+    before, tenant.custom_deck_id = tenant.custom_deck_id, None
+    session.flush()
+    audit.record(session, scope.actor, "tenant.custom_rates", "tenant", tenant.id, tenant.id,
+                 {"before": {"custom_deck_id": before}, "after": {"custom_deck_id": None}})

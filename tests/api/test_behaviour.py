@@ -343,3 +343,35 @@ def test_carrier_trunks_added_and_a_carrier_disabled_leave_the_edge_tables(api, 
     assert not {"192.0.2.1", "192.0.2.9"} & addresses()
     assert api("superadmin", "POST", f"/api/v1/carriers/{carrier}/enable").get_json()["changed"] is True
     assert {"192.0.2.1", "192.0.2.9"} <= addresses()
+
+
+def test_offers_and_custom_rates_change_what_a_call_costs(api, world):
+    c1, url = world.tenant["c1"], f"/api/v1/tenants/{world.tenant['c1']}"
+
+    def cost() -> str:
+        return api("superadmin", "GET", "/api/v1/quote", query_string={
+            "tenant_id": c1, "number": "+4930123456", "billsec": 60}).get_json()["cost"]
+
+    assert Decimal(cost()) == Decimal("0.60")
+    custom = api("superadmin", "POST", f"{url}/custom-rates", data="4930,Berlin,0.20,60,60,0\n",
+                 content_type="text/csv")
+    assert custom.status_code == 200 and custom.get_json()["rows"] == 1
+    assert Decimal(cost()) == Decimal("0.20")  # the tenant's own row, before its plan's deck
+    assert api("reseller r1", "POST", f"{url}/custom-rates", data="49,G,0.01,1,1,0\n",
+               content_type="text/csv").status_code == 403
+    assert api("superadmin", "DELETE", f"{url}/custom-rates").status_code == 204
+    assert Decimal(cost()) == Decimal("0.60")
+
+    offer = api("reseller r1", "POST", f"{url}/offers", json={"name": "Germany free", "prefix": "49", "days": 30})
+    assert offer.status_code == 201, offer.get_json()
+    assert Decimal(cost()) == 0
+    assert api("tenant admin c1", "POST", f"{url}/offers",
+               json={"name": "self-service", "prefix": "1", "days": 1}).status_code == 403
+    assert [o["name"] for o in api("tenant admin c1", "GET", f"{url}/offers").get_json()["items"]] == ["Germany free"]
+    offer_id = offer.get_json()["id"]
+    elsewhere = f"/api/v1/tenants/{world.tenant['c3']}/offers/{offer_id}"
+    assert api("superadmin", "DELETE", elsewhere).status_code == 404  # the offer is c1's
+    assert api("reseller r2", "DELETE", f"{url}/offers/{offer_id}").status_code == 404
+    ended = api("reseller r1", "DELETE", f"{url}/offers/{offer_id}")
+    assert ended.status_code == 200
+    assert Decimal(cost()) == Decimal("0.60")

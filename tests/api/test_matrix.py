@@ -43,6 +43,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/tenants/<int:tenant_id>/suspend"): Route("tenant"),
     ("POST", "/api/v1/tenants/<int:tenant_id>/enable"): Route("tenant"),
     ("POST", "/api/v1/tenants/<int:tenant_id>/credit"): Route("tenant", body={"amount": "1.50", "note": "matrix"}),
+    ("GET", "/api/v1/tenants/<int:tenant_id>/offers"): Route("tenant"),
+    ("POST", "/api/v1/tenants/<int:tenant_id>/offers"): Route("tenant", body={"name": "de", "prefix": "4", "days": 3}),
+    ("DELETE", "/api/v1/tenants/<int:tenant_id>/offers/<int:offer_id>"): Route(),  # test_behaviour.py offers
+    ("POST", "/api/v1/tenants/<int:tenant_id>/custom-rates"): Route("tenant"),
+    ("DELETE", "/api/v1/tenants/<int:tenant_id>/custom-rates"): Route("tenant"),
     ("GET", "/api/v1/ledger"): Route(list_of="tenant"),
     ("GET", "/api/v1/sip-accounts"): Route(list_of="account"),
     ("POST", "/api/v1/sip-accounts"): Route(body={"username": "2000"}),  # tenant_id filled per caller

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from controlplane.errors import NotFound
 from controlplane.models import Status, TenantKind
-from controlplane.services import tenants
+from controlplane.services import decks, offers, tenants
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
 from controlplane.web.api.edge import sync_edge
@@ -140,3 +142,86 @@ def suspend_tenant(tenant_id: int):
 @blp.response(200, TenantStatusChangeSchema)
 def enable_tenant(tenant_id: int):
     return _set_status(tenant_id, Status.ACTIVE)
+
+
+class OfferSchema(Schema):
+    id = fields.Integer()
+    tenant_id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String()
+    days = fields.Integer()
+    starts_at = UtcDateTime()
+    expires_at = UtcDateTime()
+
+
+class OfferCreateSchema(Schema):
+    name = fields.String(required=True)
+    prefix = fields.String(required=True, metadata={"description": "calls to numbers starting so cost nothing"})
+    days = fields.Integer(required=True, validate=validate.Range(1, 3660))
+    starts_at = UtcDateTime(load_default=None)
+
+
+class OfferListSchema(Schema):
+    items = fields.List(fields.Nested(OfferSchema))
+
+
+class CustomRatesSchema(Schema):
+    deck_id = fields.Integer()
+    rows = fields.Integer()
+    version = fields.Integer()
+
+
+@blp.route("/<int:tenant_id>/offers")
+@access("offers", "read")
+@blp.response(200, OfferListSchema)
+def list_offers(tenant_id: int):
+    session = db_session.current()
+    return {"items": offers.list_offers(session, scope(), tenants.get_tenant(session, scope(), tenant_id))}
+
+
+@blp.route("/<int:tenant_id>/offers", methods=["POST"])
+@access("offers", "write")
+@blp.arguments(OfferCreateSchema)
+@blp.response(201, OfferSchema)
+def grant_offer(data: dict, tenant_id: int):
+    """An unlimited package: calls to `prefix` cost nothing for `days` from `starts_at` (default now)."""
+    session = db_session.current()
+    offer = offers.grant(session, scope(), tenants.get_tenant(session, scope(), tenant_id), **data)
+    commit()
+    return offer
+
+
+@blp.route("/<int:tenant_id>/offers/<int:offer_id>", methods=["DELETE"])
+@access("offers", "write")
+@blp.response(200, OfferSchema)
+def end_offer(tenant_id: int, offer_id: int):
+    """End the offer now: calls from now on are rated as usual."""
+    session = db_session.current()
+    tenants.get_tenant(session, scope(), tenant_id)
+    offer = offers.end(session, scope(), offer_id)
+    if offer.tenant_id != tenant_id:
+        raise NotFound(f"offer {offer_id} not found")
+    commit()
+    return offer
+
+
+@blp.route("/<int:tenant_id>/custom-rates", methods=["POST"])
+@access("decks", "write")
+@blp.response(200, CustomRatesSchema)
+@blp.doc(requestBody={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}})
+def set_custom_rates(tenant_id: int):
+    """Operators: the tenant's own rates (a deck CSV as the body), matched before its plan's decks."""
+    session = db_session.current()
+    tenant = tenants.get_tenant(session, scope(), tenant_id)
+    report = decks.set_custom_rates(session, scope(), tenant, request.get_data(as_text=True).splitlines(True))
+    commit()
+    return {"deck_id": report.deck_id, "rows": report.rows, "version": report.version}
+
+
+@blp.route("/<int:tenant_id>/custom-rates", methods=["DELETE"])
+@access("decks", "write")
+@blp.response(204)
+def clear_custom_rates(tenant_id: int):
+    session = db_session.current()
+    decks.clear_custom_rates(session, scope(), tenants.get_tenant(session, scope(), tenant_id))
+    commit()
