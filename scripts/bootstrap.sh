@@ -180,7 +180,7 @@ case "${1:-}" in
     start_controller
     start_worker
     start_jobs
-    say "stack is up: MariaDB, Redis, kamailio, web :${CP_WEB_PORT:-8080}, controller :${CP_CONTROLLER_PORT:-8084}, worker"
+    say "stack is up: MariaDB, Redis, kamailio, web :${CP_WEB_PORT:-8080}, controller :${CP_CONTROLLER_PORT:-8084}, worker, jobs; API reference: /api/v1/docs"
     say "media nodes: render each FreeSWITCH node's config with 'controlplane freeswitch render --out DIR'" ;;
   test)
     install_all
