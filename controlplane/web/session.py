@@ -15,6 +15,9 @@ def current() -> Session:
     """This request's Session, opened on first use; closed (uncommitted work rolled back) at teardown."""
     if "db_session" not in g:
         g.db_session = new_session(current_app.config["DATABASE_URL"])
+        # What a route answers after its commit is read back from MariaDB: money as stored (NUMERIC(20,6)),
+        # defaults the database filled in, not the values the request brought.
+        g.db_session.expire_on_commit = True
     return g.db_session
 
 

@@ -375,3 +375,10 @@ def test_offers_and_custom_rates_change_what_a_call_costs(api, world):
     ended = api("reseller r1", "DELETE", f"{url}/offers/{offer_id}")
     assert ended.status_code == 200
     assert Decimal(cost()) == Decimal("0.60")
+
+
+def test_an_answer_after_a_write_is_what_was_stored(api, world):
+    made = api("superadmin", "POST", "/api/v1/tenants", json={"name": "stored", "realm": "stored.api.example"})
+    again = api("superadmin", "GET", f"/api/v1/tenants/{made.get_json()['id']}")
+    assert made.get_json() == again.get_json()
+    assert made.get_json()["balance"] == "0.000000"
