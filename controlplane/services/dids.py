@@ -7,24 +7,19 @@ import re
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Forbidden, Invalid, NotFound, refuse
-from controlplane.models import Did, DidDestination, Role, SipAccount, Tenant
+from controlplane.errors import Invalid, NotFound, refuse
+from controlplane.models import Did, DidDestination, SipAccount, Tenant
 from controlplane.services import accounts, audit
 from controlplane.services.listing import Page, keyset
 from controlplane.services.scope import Scope
 
 E164 = re.compile(r"^\+?[1-9]\d{5,14}$")
-
-
-def _require_above(scope: Scope, tenant: Tenant) -> None:
-    """Numbers are assigned and released by the operator or a reseller above the tenant; the tenant routes them."""
-    scope.require_manager(tenant, tenant.id, f"tenant {tenant.name!r}")
-    if scope.role == Role.CLIENT or tenant.id == scope.home:
-        raise Forbidden("numbers are assigned by the operator or by the reseller above the tenant")
+# Numbers are assigned and released from above; the tenant routes them.
+ASSIGNED_FROM_ABOVE = "numbers are assigned by the operator or by the reseller above the tenant"
 
 
 def add_did(session: Session, scope: Scope, tenant: Tenant, number: str, *, to_account: str | None = None) -> Did:
-    _require_above(scope, tenant)
+    scope.require_above(tenant, tenant.id, f"tenant {tenant.name!r}", ASSIGNED_FROM_ABOVE)
     actor = scope.actor
     errors: dict[str, str] = {}
     conflicts: dict[str, str] = {}
@@ -93,7 +88,8 @@ def route_did(session: Session, scope: Scope, did: Did, account_id: int | None) 
 
 def release_did(session: Session, scope: Scope, did: Did) -> None:
     """Take the number back from the tenant (it can be assigned again)."""
-    _require_above(scope, did_tenant := session.get(Tenant, did.tenant_id))
+    did_tenant = session.get(Tenant, did.tenant_id)
+    scope.require_above(did_tenant, did.tenant_id, f"tenant {did_tenant.name!r}", ASSIGNED_FROM_ABOVE)
     session.delete(did)
     session.flush()
     audit.record(session, scope.actor, "did.release", "did", did.id, did_tenant.id, {"number": did.number})

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.core.money import ZERO, to_decimal
 from controlplane.errors import Forbidden, Invalid, NotFound
-from controlplane.models import LedgerEntry, LedgerKind, Role, Tenant
+from controlplane.models import LedgerEntry, LedgerKind, Tenant
 from controlplane.models.base import utcnow
 from controlplane.services import audit
 from controlplane.services.listing import Page, keyset
@@ -101,9 +101,8 @@ def post(session: Session, tenant_id: int, amount: Decimal | str, kind: LedgerKi
 def add_credit(session: Session, scope: Scope, tenant: Tenant, amount: Decimal | str, note: str) -> LedgerEntry:
     """Credit (or, negative, debit) a tenant with a note. Operators credit anyone; a reseller the tenants below
     it, never itself; a client tenant no one."""
-    scope.require_manager(tenant, tenant.id, f"tenant {tenant.name!r}")
-    if scope.role == Role.CLIENT or tenant.id == scope.home:
-        raise Forbidden("credit is added by the operator or by the reseller above the tenant")
+    scope.require_above(tenant, tenant.id, f"tenant {tenant.name!r}",
+                        "credit is added by the operator or by the reseller above the tenant")
     value = to_decimal(amount)
     if value == 0:
         raise Invalid({"amount": "must not be zero"})

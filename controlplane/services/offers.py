@@ -8,8 +8,8 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import Forbidden, Invalid, NotFound
-from controlplane.models import Offer, Role, Tenant
+from controlplane.errors import Invalid, NotFound
+from controlplane.models import Offer, Tenant
 from controlplane.models.base import utcnow
 from controlplane.services import audit
 from controlplane.services.scope import Scope
@@ -18,9 +18,8 @@ MAX_DAYS = 3660
 
 
 def _require_above(scope: Scope, tenant: Tenant) -> None:
-    scope.require_manager(tenant, tenant.id, f"tenant {tenant.id}")
-    if scope.role == Role.CLIENT or tenant.id == scope.home:
-        raise Forbidden("offers are granted by the operator or by the reseller above the tenant")
+    scope.require_above(tenant, tenant.id, f"tenant {tenant.id}",
+                        "offers are granted by the operator or by the reseller above the tenant")
 
 
 def list_offers(session: Session, scope: Scope, tenant: Tenant) -> list[Offer]:

@@ -73,6 +73,15 @@ class Scope:
             raise Forbidden(f"only the tenant's administrators may change {what}")
         return found
 
+    def require_above(self, obj: T | None, tenant_id: int | None, what: str, why: str) -> T:
+        """As `require`, and the caller stands above the tenant: the operator, or a reseller above it, never a
+        client and never a reseller on its own tenant (Forbidden `why`). Credit, numbers, offers and a tenant's
+        terms and status come from above."""
+        found = self.require(obj, tenant_id, what)
+        if self.role == Role.CLIENT or tenant_id == self.home:
+            raise Forbidden(why)
+        return found
+
     def require_operator(self, what: str) -> None:
         """Operator-wide objects (carriers, media nodes, rate decks, plans) are changed by operators only."""
         if self.tenant_ids is not None:

@@ -239,9 +239,8 @@ def set_status(session: Session, scope: Scope, tenant: Tenant, status: Status) -
 
 def _require_above(scope: Scope, tenant: Tenant) -> None:
     """Terms and status of a tenant are set by the operator or a reseller above it, never from inside."""
-    scope.require(tenant, tenant.id, f"tenant {tenant.id}")
-    if scope.role == Role.CLIENT or tenant.id == scope.home:
-        raise Forbidden("set by the operator or by the reseller above the tenant")
+    scope.require_above(tenant, tenant.id, f"tenant {tenant.id}",
+                        "set by the operator or by the reseller above the tenant")
     if tenant.kind == TenantKind.OPERATOR:
         raise Forbidden("the operator tenant is not changed here")
 
