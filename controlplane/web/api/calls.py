@@ -8,6 +8,7 @@ from marshmallow import Schema, fields
 from controlplane.services import call_control
 from controlplane.state.live_calls import LiveCalls
 from controlplane.web.api.access import access, scope
+from controlplane.web.api.schemas import list_of
 
 blp = Blueprint("calls", __name__, url_prefix="/api/v1/calls", description="Calls in flight")
 
@@ -26,10 +27,6 @@ class LiveCallSchema(Schema):
     node = fields.String()
 
 
-class LiveCallListSchema(Schema):
-    items = fields.List(fields.Nested(LiveCallSchema))
-
-
 class CallListArgs(Schema):
     tenant_id = fields.Integer()
 
@@ -41,7 +38,7 @@ class HangupSchema(Schema):
 @blp.route("")
 @access("calls", "read")
 @blp.arguments(CallListArgs, location="query")
-@blp.response(200, LiveCallListSchema)
+@blp.response(200, list_of(LiveCallSchema))
 def list_calls(args: dict):
     wanted = {args["tenant_id"]} if "tenant_id" in args else None
     return {"items": call_control.list_calls(LiveCalls.connect(), scope(), wanted)}

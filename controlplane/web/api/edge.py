@@ -9,6 +9,7 @@ from typing import TypeVar
 from controlplane.errors import Unavailable
 from controlplane.kamailio.tables import sync
 from controlplane.web import session as db_session
+from controlplane.web.api.access import commit
 
 T = TypeVar("T")
 
@@ -18,6 +19,12 @@ def sync_edge() -> dict:
     it starts)."""
     report = sync(db_session.current())
     return {"synced": report.ok, "kicked": report.kicked, "errors": report.errors}
+
+
+def status_changed(key: str, obj: object, changed: bool) -> dict:
+    """Commit an enable/disable, then bring the edge in line: the body of status_change_of(key, ...)."""
+    commit()
+    return {key: obj, "changed": changed, "edge": sync_edge()}
 
 
 def edge_call(call: Callable[[], T]) -> T:

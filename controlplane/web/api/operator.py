@@ -12,8 +12,8 @@ from controlplane.models import DeckKind, Status
 from controlplane.services import carriers, decks, nodes, plans
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
-from controlplane.web.api.edge import edge_call, sync_edge
-from controlplane.web.api.schemas import PageArgs, money, page_of
+from controlplane.web.api.edge import edge_call, status_changed, sync_edge
+from controlplane.web.api.schemas import PageArgs, list_of, money, page_of, status_change_of
 
 blp = Blueprint("operator", __name__, url_prefix="/api/v1", description="Carriers, media nodes, plans, decks")
 
@@ -92,14 +92,9 @@ class DeckSchema(Schema):
     is_default = fields.Boolean()
 
 
-def _items(schema: type[Schema]) -> type[Schema]:
-    return type(f"{schema.__name__.removesuffix('Schema')}ListSchema", (Schema,),
-                {"items": fields.List(fields.Nested(schema))})
-
-
 @blp.route("/carriers")
 @access("carriers", "read")
-@blp.response(200, _items(CarrierSchema))
+@blp.response(200, list_of(CarrierSchema))
 def list_carriers():
     return {"items": carriers.list_carriers(db_session.current(), scope())}
 
@@ -117,14 +112,14 @@ def create_carrier(data: dict):
 
 @blp.route("/nodes")
 @access("nodes", "read")
-@blp.response(200, _items(NodeSchema))
+@blp.response(200, list_of(NodeSchema))
 def list_nodes():
     return {"items": nodes.visible_nodes(db_session.current(), scope())}
 
 
 @blp.route("/nodes/dispatcher")
 @access("nodes", "read")
-@blp.response(200, _items(NodeStateSchema))
+@blp.response(200, list_of(NodeStateSchema))
 def node_states():
     """The SIP edge's live view of the media nodes (probing marks a dead node inactive)."""
     from controlplane.kamailio.rpc import KamailioRpc
@@ -135,7 +130,7 @@ def node_states():
 
 @blp.route("/carriers/registrations")
 @access("carriers", "read")
-@blp.response(200, _items(TrunkRegistrationSchema))
+@blp.response(200, list_of(TrunkRegistrationSchema))
 def carrier_registrations():
     """Register-mode carrier trunks: whether Kamailio's registration to each carrier holds."""
     from controlplane.kamailio.rpc import KamailioRpc
@@ -150,14 +145,14 @@ def carrier_registrations():
 
 @blp.route("/plans")
 @access("plans", "read")
-@blp.response(200, _items(PlanSchema))
+@blp.response(200, list_of(PlanSchema))
 def list_plans():
     return {"items": plans.list_plans(db_session.current(), scope())}
 
 
 @blp.route("/decks")
 @access("decks", "read")
-@blp.response(200, _items(DeckSchema))
+@blp.response(200, list_of(DeckSchema))
 def list_decks():
     return {"items": decks.list_decks(db_session.current(), scope())}
 
@@ -265,15 +260,9 @@ class NodeCreateSchema(Schema):
     weight = fields.Integer(load_default=50)
 
 
-class NodeStatusChangeSchema(Schema):
-    node = fields.Nested(NodeSchema)
-    changed = fields.Boolean()
-    edge = fields.Dict()
-
-
 @blp.route("/trunk-groups")
 @access("carriers", "read")
-@blp.response(200, _items(TrunkGroupSchema))
+@blp.response(200, list_of(TrunkGroupSchema))
 def list_trunk_groups():
     return {"items": carriers.list_trunk_groups(db_session.current(), scope())}
 
@@ -301,14 +290,12 @@ def add_node(data: dict):
 
 
 def _node_status(name: str, status: Status) -> dict:
-    node, changed = nodes.set_status(db_session.current(), scope(), name, status)
-    commit()
-    return {"node": node, "changed": changed, "edge": sync_edge()}
+    return status_changed("node", *nodes.set_status(db_session.current(), scope(), name, status))
 
 
 @blp.route("/nodes/<string:name>/disable", methods=["POST"])
 @access("nodes", "write")
-@blp.response(200, NodeStatusChangeSchema)
+@blp.response(200, status_change_of("node", NodeSchema))
 def disable_node(name: str):
     """Out of the dispatcher: no new calls; its calls run to their end and stay reachable over ESL."""
     return _node_status(name, Status.DISABLED)
@@ -316,28 +303,13 @@ def disable_node(name: str):
 
 @blp.route("/nodes/<string:name>/enable", methods=["POST"])
 @access("nodes", "write")
-@blp.response(200, NodeStatusChangeSchema)
+@blp.response(200, status_change_of("node", NodeSchema))
 def enable_node(name: str):
     return _node_status(name, Status.ACTIVE)
 
 
-class TrunkCreateSchema(Schema):
-    name = fields.String(required=True)
-    host = fields.String(required=True)
-    port = fields.Integer(load_default=5060, validate=validate.Range(1, 65535))
-    transport = fields.String(load_default="udp", validate=validate.OneOf(["udp", "tcp", "tls"]))
-    buy_deck = fields.String(load_default=None)
-    priority = fields.Integer(load_default=10)
-    max_channels = fields.Integer(load_default=None, validate=validate.Range(0))
-    username = fields.String(load_default=None)
-    password = fields.String(load_default=None, load_only=True)
-    register = fields.Boolean(load_default=False)
-
-
-class CarrierStatusChangeSchema(Schema):
-    carrier = fields.Nested(CarrierSchema)
-    changed = fields.Boolean()
-    edge = fields.Dict()
+class TrunkCreateSchema(CarrierCreateSchema):
+    """A further trunk of a carrier: the same fields its first trunk was created with."""
 
 
 @blp.route("/carriers/<int:carrier_id>")
@@ -362,14 +334,12 @@ def add_trunk(data: dict, carrier_id: int):
 def _carrier_status(carrier_id: int, status: Status) -> dict:
     session = db_session.current()
     carrier = carriers.get_carrier(session, scope(), carrier_id)
-    changed = carriers.set_carrier_status(session, scope(), carrier, status)
-    commit()
-    return {"carrier": carrier, "changed": changed, "edge": sync_edge()}
+    return status_changed("carrier", carrier, carriers.set_carrier_status(session, scope(), carrier, status))
 
 
 @blp.route("/carriers/<int:carrier_id>/disable", methods=["POST"])
 @access("carriers", "write")
-@blp.response(200, CarrierStatusChangeSchema)
+@blp.response(200, status_change_of("carrier", CarrierSchema))
 def disable_carrier(carrier_id: int):
     """No call goes out over its trunks and none is taken from its addresses."""
     return _carrier_status(carrier_id, Status.DISABLED)
@@ -377,6 +347,6 @@ def disable_carrier(carrier_id: int):
 
 @blp.route("/carriers/<int:carrier_id>/enable", methods=["POST"])
 @access("carriers", "write")
-@blp.response(200, CarrierStatusChangeSchema)
+@blp.response(200, status_change_of("carrier", CarrierSchema))
 def enable_carrier(carrier_id: int):
     return _carrier_status(carrier_id, Status.ACTIVE)

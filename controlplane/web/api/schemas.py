@@ -25,6 +25,21 @@ def page_of(item: type[Schema]) -> type[Schema]:
     })
 
 
+@cache
+def list_of(item: type[Schema]) -> type[Schema]:
+    """The envelope of a short, unpaged list of `item`."""
+    return type(f"{item.__name__.removesuffix('Schema')}ListSchema", (Schema,),
+                {"items": fields.List(fields.Nested(item))})
+
+
+@cache
+def status_change_of(key: str, item: type[Schema]) -> type[Schema]:
+    """The answer to an enable/disable: the object (under `key`), whether it changed, what the SIP edge did."""
+    return type(f"{item.__name__.removesuffix('Schema')}StatusChangeSchema", (Schema,), {
+        key: fields.Nested(item), "changed": fields.Boolean(), "edge": fields.Dict(),
+    })
+
+
 def money(**kwargs: object) -> fields.Decimal:
     """Money in and out as a decimal string ("12.500000"): JSON numbers are floats to most clients."""
     metadata = {"type": "string", "format": "decimal", "pattern": r"^-?\d{1,14}(\.\d{1,6})?$",

@@ -10,8 +10,8 @@ from controlplane.models import SipAccountKind, Status
 from controlplane.services import accounts, tenants
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
-from controlplane.web.api.edge import edge_call, sync_edge
-from controlplane.web.api.schemas import PageArgs, UtcDateTime, page_of
+from controlplane.web.api.edge import edge_call, status_changed, sync_edge
+from controlplane.web.api.schemas import PageArgs, UtcDateTime, list_of, page_of, status_change_of
 
 blp = Blueprint("sip_accounts", __name__, url_prefix="/api/v1/sip-accounts",
                 description="SIP accounts and customer trunks")
@@ -111,12 +111,6 @@ class RegistrationSchema(Schema):
     contacts = fields.List(fields.Nested(ContactSchema))
 
 
-class AccountStatusChangeSchema(Schema):
-    account = fields.Nested(SipAccountSchema)
-    changed = fields.Boolean()
-    edge = fields.Dict()
-
-
 def _account(account_id: int):  # noqa: ANN202
     return accounts.get_account(db_session.current(), scope(), account_id)
 
@@ -150,14 +144,10 @@ class BulkArgs(Schema):
     tenant_id = fields.Integer(required=True)
 
 
-class BulkCreatedSchema(Schema):
-    items = fields.List(fields.Nested(CreatedSipAccountSchema))
-
-
 @blp.route("/bulk", methods=["POST"])
 @access("sip_accounts", "write")
 @blp.arguments(BulkArgs, location="query")
-@blp.response(201, BulkCreatedSchema)
+@blp.response(201, list_of(CreatedSipAccountSchema))
 @blp.doc(requestBody={"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}})
 def create_accounts(args: dict):
     """Many accounts from a CSV body (header: username, and any of password, caller_id_name, caller_id_number,
@@ -189,14 +179,13 @@ def update_account(data: dict, account_id: int):
 
 def _set_status(account_id: int, status: Status) -> dict:
     account = _account(account_id)
-    changed = accounts.set_account_status(db_session.current(), scope(), account, status)
-    commit()
-    return {"account": account, "changed": changed, "edge": sync_edge()}
+    return status_changed("account", account, accounts.set_account_status(db_session.current(), scope(), account,
+                                                                          status))
 
 
 @blp.route("/<int:account_id>/disable", methods=["POST"])
 @access("sip_accounts", "write")
-@blp.response(200, AccountStatusChangeSchema)
+@blp.response(200, status_change_of("account", SipAccountSchema))
 def disable_account(account_id: int):
     """Disable: its registrations are kicked and it can neither register nor call."""
     return _set_status(account_id, Status.DISABLED)
@@ -204,7 +193,7 @@ def disable_account(account_id: int):
 
 @blp.route("/<int:account_id>/enable", methods=["POST"])
 @access("sip_accounts", "write")
-@blp.response(200, AccountStatusChangeSchema)
+@blp.response(200, status_change_of("account", SipAccountSchema))
 def enable_account(account_id: int):
     return _set_status(account_id, Status.ACTIVE)
 

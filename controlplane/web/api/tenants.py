@@ -11,8 +11,8 @@ from controlplane.models import Status, TenantKind
 from controlplane.services import decks, offers, tenants
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
-from controlplane.web.api.edge import sync_edge
-from controlplane.web.api.schemas import PageArgs, UtcDateTime, money, page_of
+from controlplane.web.api.edge import status_changed, sync_edge
+from controlplane.web.api.schemas import PageArgs, UtcDateTime, list_of, money, page_of, status_change_of
 
 blp = Blueprint("tenants", __name__, url_prefix="/api/v1/tenants", description="The tenant tree")
 
@@ -75,12 +75,6 @@ class TenantListArgs(PageArgs):
     q = fields.String(metadata={"description": "part of the name or realm"})
 
 
-class TenantStatusChangeSchema(Schema):
-    tenant = fields.Nested(TenantSchema)
-    changed = fields.Boolean()
-    edge = fields.Dict()
-
-
 @blp.route("")
 @access("tenants", "read")
 @blp.arguments(TenantListArgs, location="query")
@@ -124,14 +118,12 @@ def update_tenant(data: dict, tenant_id: int):
 def _set_status(tenant_id: int, status: Status) -> dict:
     session = db_session.current()
     tenant = tenants.get_tenant(session, scope(), tenant_id)
-    changed = tenants.set_status(session, scope(), tenant, status)
-    commit()
-    return {"tenant": tenant, "changed": changed, "edge": sync_edge()}
+    return status_changed("tenant", tenant, tenants.set_status(session, scope(), tenant, status))
 
 
 @blp.route("/<int:tenant_id>/suspend", methods=["POST"])
 @access("tenants", "write")
-@blp.response(200, TenantStatusChangeSchema)
+@blp.response(200, status_change_of("tenant", TenantSchema))
 def suspend_tenant(tenant_id: int):
     """Suspend: none of its SIP accounts (nor those of tenants below it) registers or calls, at once."""
     return _set_status(tenant_id, Status.DISABLED)
@@ -139,7 +131,7 @@ def suspend_tenant(tenant_id: int):
 
 @blp.route("/<int:tenant_id>/enable", methods=["POST"])
 @access("tenants", "write")
-@blp.response(200, TenantStatusChangeSchema)
+@blp.response(200, status_change_of("tenant", TenantSchema))
 def enable_tenant(tenant_id: int):
     return _set_status(tenant_id, Status.ACTIVE)
 
@@ -161,10 +153,6 @@ class OfferCreateSchema(Schema):
     starts_at = UtcDateTime(load_default=None)
 
 
-class OfferListSchema(Schema):
-    items = fields.List(fields.Nested(OfferSchema))
-
-
 class CustomRatesSchema(Schema):
     deck_id = fields.Integer()
     rows = fields.Integer()
@@ -173,7 +161,7 @@ class CustomRatesSchema(Schema):
 
 @blp.route("/<int:tenant_id>/offers")
 @access("offers", "read")
-@blp.response(200, OfferListSchema)
+@blp.response(200, list_of(OfferSchema))
 def list_offers(tenant_id: int):
     session = db_session.current()
     return {"items": offers.list_offers(session, scope(), tenants.get_tenant(session, scope(), tenant_id))}
