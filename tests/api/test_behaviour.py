@@ -382,3 +382,31 @@ def test_an_answer_after_a_write_is_what_was_stored(api, world):
     again = api("superadmin", "GET", f"/api/v1/tenants/{made.get_json()['id']}")
     assert made.get_json() == again.get_json()
     assert made.get_json()["balance"] == "0.000000"
+
+
+def test_attacker_probes_with_other_tenants_ids(api, world):
+    # An account of another (even visible) tenant in a quote reads like a missing one.
+    other = api("reseller r1", "GET", "/api/v1/quote", query_string={
+        "tenant_id": world.tenant["c1"], "number": "+4930123456", "account_id": world.account["c2"]})
+    missing = api("reseller r1", "GET", "/api/v1/quote", query_string={
+        "tenant_id": world.tenant["c1"], "number": "+4930123456", "account_id": 999999})
+    assert other.status_code == missing.status_code == 404
+    # A key for a user outside the scope, and one naming an operator admin, are missing users.
+    for user in (world.user["reseller r2"], world.user["admin"]):
+        assert api("reseller r1", "POST", "/api/v1/api-keys", json={"scopes": ["cdrs:read"], "user_id": user}
+                   ).status_code == 404
+    # A routing of another tenant's DID to one's own account, and one's DID to another tenant's account.
+    assert api("tenant admin c1", "POST", f"/api/v1/dids/{world.did['c3']}/route",
+               json={"account_id": world.account["c1"]}).status_code == 404
+    # The same Idempotency-Key on another tenant's credit URL is a different request: refused, nothing credited.
+    body = {"amount": "1.00", "note": "probe"}
+    first = api("reseller r1", "POST", f"/api/v1/tenants/{world.tenant['c1']}/credit", json=body,
+                headers={"Idempotency-Key": "probe-1"})
+    replay = api("reseller r1", "POST", f"/api/v1/tenants/{world.tenant['c2']}/credit", json=body,
+                 headers={"Idempotency-Key": "probe-1"})
+    assert first.status_code == 201 and replay.status_code == 409
+    # A portal session cookie naming a user by a string id is no session.
+    fresh = create_app({"TESTING": True}).test_client()
+    with fresh.session_transaction() as cookie:
+        cookie["user_id"] = str(world.user["superadmin"])
+    assert fresh.get("/api/v1/tenants").status_code == 401
