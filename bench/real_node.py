@@ -181,7 +181,7 @@ StreamServer(("127.0.0.1", int(sys.argv[1])), handle, backlog=1024).serve_foreve
 
 
 def leg(number: str, carrier: str, kamailio: str) -> str:
-    """The carrier leg as the controller dials it (controlplane/esl/context.py DialStrings.carrier)."""
+    """The carrier leg as the controller dials it (controlplane/freeswitch/dial_strings.py DialStrings.carrier)."""
     return (f"[sip_h_X-CP-Route=carrier,leg_timeout=60]sofia/controlplane/{number}@{carrier}"
             f";fs_path=sip:{kamailio}%3Blr")
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import wire
-from .channel import Channel, Profile, dialplan_apps, initial_vars, new_uuid
+from .channel import Channel, Profile, dialplan_apps, initial_vars, new_uuid, originated_vars
 from .dialstring import Leg, parse_dial_string
 from .farend import SIP_PHRASES, dialstatus, sip_cause_to_freeswitch
 
@@ -65,6 +65,12 @@ class CallSpec:
     caller_port: int = 5070
     # The caller's signalling (sip_side.py): called with (call, event name) for every event the A leg emits.
     on_event: Callable[[Call, str], None] | None = None
+    # Set for a leg the node originated (`originate {vars}<phone> <exten> XML <context>`): the originate's
+    # variables. The phone (`phone_endpoint`) answered, then the leg entered the dialplan with `destination`
+    # as its number; `caller_*` are its origination caller ID, `caller_hangs_up_after` the phone's BYE.
+    originated: dict[str, str] | None = None
+    phone_endpoint: str = ""
+    originate_context: str = "default"
 
 
 @dataclass
@@ -106,18 +112,29 @@ class Call:
         self.clock = node.clock
         self.lock = threading.RLock()
         self.cond = threading.Condition(self.lock)
-        self.uuid = new_uuid()
+        self.uuid = (spec.originated or {}).get("origination_uuid") or new_uuid()
         now = self.clock.now() if at is None else at
         self.t_start = now
         host, port = node.controller
         self.socket_arg = f"{host}:{port} async full"
-        chan_name = f"sofia/internal/{spec.caller_number}@{spec.caller_host}:{spec.caller_port}"
-        prof = Profile("inbound", "inbound", spec.caller_number, spec.caller_name, spec.caller_number,
-                       spec.caller_host, spec.destination, self.uuid, chan_name, now)
+        if spec.originated is not None:
+            # After the transfer into the dialplan the caller ID is flipped: the phone shows as the caller,
+            # the origination caller ID as the callee (real node, channel_cid_flipped=yes).
+            chan_name = spec.phone_endpoint.split(";", 1)[0]
+            phone_user = chan_name.rsplit("/", 1)[-1].split("@", 1)[0]
+            prof = Profile("outbound", "outbound", phone_user, "Outbound Call", phone_user, spec.caller_host,
+                           spec.destination, self.uuid, chan_name, now, callee_name=spec.caller_name,
+                           callee_number=spec.caller_number, context=spec.originate_context)
+            variables = originated_vars(self.uuid, node.next_session_id(), chan_name, spec.originated, phone_user,
+                                        spec.destination, spec.originate_context, now)
+        else:
+            chan_name = f"sofia/internal/{spec.caller_number}@{spec.caller_host}:{spec.caller_port}"
+            prof = Profile("inbound", "inbound", spec.caller_number, spec.caller_name, spec.caller_number,
+                           spec.caller_host, spec.destination, self.uuid, chan_name, now)
+            variables = initial_vars(self.uuid, node.next_session_id(), spec.caller_number, spec.caller_name,
+                                     spec.destination, spec.sip_headers, now, spec.caller_host, spec.caller_port)
         self.chan = Channel(node.info, prof, self.socket_arg)
-        self.chan.init_vars(initial_vars(self.uuid, node.next_session_id(), spec.caller_number, spec.caller_name,
-                                         spec.destination, spec.sip_headers, now,
-                                         spec.caller_host, spec.caller_port))
+        self.chan.init_vars(variables)
         self.times: dict[str, float | None] = {"start": now, "answer": None, "bridge": None, "progress": None,
                                                "progress_media": None, "end": None}
         self.queue: deque[dict[str, str]] = deque()
@@ -262,7 +279,7 @@ class Call:
         shows current_application then its data; before the app runs they are set again, data first, so
         EXECUTE_COMPLETE shows data, application, then what the app set (g1obs:169, g1obs:410)."""
         v = self.chan.vars
-        at = self.t_start
+        at = self.vnow
         for app, data, sets in dialplan_apps(self.socket_arg, at):
             with self.lock:
                 v.set("current_application", app)
@@ -287,6 +304,8 @@ class Call:
             v.set("socket_host", self.node.controller[0])
 
     def _session_main(self) -> None:
+        if self.spec.originated is not None:  # the phone answered before the leg entered the dialplan
+            self._answer()
         self._dialplan()
         try:
             self.sock = socket.create_connection(self.node.controller, timeout=5)

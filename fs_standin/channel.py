@@ -93,6 +93,7 @@ class Profile:
     # The hang-up instant is kept from the hang-up on, but events show it only from CS_REPORTING
     # (a:1196 CHANNEL_HANGUP ... a:1683 CS_HANGUP carry 0, a:1749 CS_REPORTING the instant of a:1140).
     hangup_shown: bool = False
+    context: str = "public"  # the dialplan context the profile runs in (an originate's `XML <context>`)
 
     def headers(self, prefix: str, with_index: bool = True) -> list[tuple[str, str]]:
         p = prefix + "-"
@@ -107,7 +108,7 @@ class Profile:
         h += [
             (p + "Network-Addr", self.network_addr), (p + "ANI", self.caller_id_number),
             (p + "Destination-Number", self.destination), (p + "Unique-ID", self.uuid),
-            (p + "Source", "mod_sofia"), (p + "Context", "public"), (p + "Channel-Name", self.channel_name),
+            (p + "Source", "mod_sofia"), (p + "Context", self.context), (p + "Channel-Name", self.channel_name),
         ]
         if with_index:
             h.append((p + "Profile-Index", "1"))
@@ -191,7 +192,7 @@ class Channel:
         h = [
             ("Channel-State", self.state), ("Channel-Call-State", self.call_state),
             ("Channel-State-Number", self.state_number or STATE_NUMBER[self.state]), ("Channel-Name", p.channel_name),
-            ("Unique-ID", p.uuid), ("Call-Direction", "inbound"), ("Presence-Call-Direction", "inbound"),
+            ("Unique-ID", p.uuid), ("Call-Direction", p.direction), ("Presence-Call-Direction", p.direction),
             ("Channel-HIT-Dialplan", "true"), ("Channel-Presence-ID", self.vars.get("presence_id", "")),
             ("Channel-Call-UUID", p.uuid), ("Answer-State", self.answer_state),
         ]
@@ -418,6 +419,26 @@ def initial_vars(uuid: str, session_id: int, caller_number: str, caller_name: st
         ("switch_r_sdp", sdp), ("ep_codec_string", "CORE_PCM_MODULE.PCMU@8000h@20i@64000b"),
         ("endpoint_disposition", "DELAYED NEGOTIATION"), ("call_uuid", uuid),
     ]
+    return out
+
+
+def originated_vars(uuid: str, session_id: int, channel_name: str, originate: dict[str, str], phone_user: str,
+                    exten: str, context: str, now: float) -> list[tuple[str, str]]:
+    """Channel variables of a leg `originate <leg> <exten> XML <context>` created, as a real 1.10.12 node showed
+    them to the socket (2026-12-02): the originate's own `{...}` variables, the INVITE's From (the origination
+    caller ID) and To (the phone), and the transfer into the dialplan, which flips the caller ID (the caller
+    profile then shows the phone as the caller, the origination caller ID as the callee). Of its 93 variables
+    the SDP, RTP and sofia contact ones are not modelled."""
+    number = originate.get("origination_caller_id_number", "0000000000")
+    name = originate.get("origination_caller_id_name", "FreeSWITCH")
+    xfer = f"{int(now)}:{new_uuid()}:bl_xfer:{exten}/{context}/XML"
+    out = [("direction", "outbound"), ("is_outbound", "true"), ("uuid", uuid), ("session_id", str(session_id)),
+           ("sip_profile_name", channel_name.split("/")[1]), ("channel_name", channel_name)]
+    out += [(k, v) for k, v in originate.items()]
+    out += [("sofia_profile_name", channel_name.split("/")[1]), ("sip_from_display", name), ("sip_from_user", number),
+            ("sip_to_user", phone_user), ("endpoint_disposition", "ANSWER"), ("transfer_history", xfer),
+            ("transfer_source", xfer), ("pre_transfer_caller_id_name", name), ("pre_transfer_caller_id_number", number),
+            ("channel_cid_flipped", "yes"), ("call_uuid", uuid)]
     return out
 
 

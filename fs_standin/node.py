@@ -14,7 +14,8 @@ from . import wire
 from .call import Attempt, Call, CallSpec
 from .channel import NodeInfo
 from .clock import StandInClock
-from .farend import FarEndRegistry
+from .dialstring import _split_top, parse_dial_string
+from .farend import FarEndRegistry, sip_cause_to_freeswitch
 from .jsoncdr import JsonCdrSettings
 from .wire import separate_string
 
@@ -77,6 +78,7 @@ class FreeSwitchStandIn:
         self.alive = False
         self.cdr_posts: list[dict] = []
         self.cdr_failures: list[str] = []  # leg uuids, one per failed try
+        self.originates: list[str] = []  # every `originate` argument, as received (api or bgapi)
         # The core scheduler (switch_scheduler.c): task id -> (group, timer). Ids count up from 1 per process.
         self._tasks: dict[int, tuple[str, threading.Timer]] = {}
         self._task_seq = 0
@@ -423,6 +425,8 @@ class FreeSwitchStandIn:
                     c.set_var(name, value if eq else None)
                     n += 1
             return "+OK\n" if n else usage
+        if cmd == "originate":
+            return self._originate(arg)
         if cmd == "show":
             return self._show(arg)
         if cmd == "status":
@@ -430,6 +434,69 @@ class FreeSwitchStandIn:
         if cmd == "hostname":
             return self.hostname
         return f"-ERR {cmd} Command not found!\n"
+
+    def _originate(self, arg: str) -> str:
+        """`originate {vars}<endpoint> <exten> XML <context>`: ring the endpoint (a far end of `far_ends`, a live
+        one over the SIP side), and once it answers run the dialplan (the socket to the controller) on that leg,
+        `exten` as its destination. Blocks like FreeSWITCH's until then (bgapi runs it in a thread): `+OK <uuid>`,
+        or `-ERR <cause>` when the endpoint refuses, does not answer within originate_timeout (NO_ANSWER) or is
+        not there. The `&app(...)` form and a second leg are not modelled."""
+        with self._lock:
+            self.originates.append(arg.strip())
+        parts = _split_top(arg.strip(), " ")
+        if len(parts) < 2 or parts[1].startswith("&"):
+            return "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] ...\n"
+        variables, groups = parse_dial_string(parts[0])
+        if not groups:
+            return "-ERR INVALID_GATEWAY\n"
+        leg = groups[0][0]
+        variables = {**variables, **leg.vars}
+        timeout = float(variables.get("originate_timeout") or 60)
+        fe = self.far_ends.lookup(leg.endpoint)
+        spec = CallSpec(caller_number=variables.get("origination_caller_id_number", "0000000000"),
+                        caller_name=variables.get("origination_caller_id_name", "FreeSWITCH"),
+                        destination=parts[1], originated=variables, phone_endpoint=leg.endpoint,
+                        originate_context=parts[3] if len(parts) > 3 else "default",
+                        caller_hangs_up_after=None if fe.live else fe.hangup_after)
+        if not self.alive:
+            return "-ERR NORMAL_TEMPORARY_FAILURE\n"
+        call = Call(self, spec)
+        if fe.live is not None:
+            att = Attempt(leg.endpoint, call.uuid, created_at=self.clock.now())
+            phone = fe.live(call, leg, att)
+            deadline = self.clock.now() + timeout
+            with call.cond:
+                while phone.answered_at is None and phone.rejected_code is None and self.clock.now() < deadline:
+                    self.clock.wait(call.cond, min(deadline - self.clock.now(), 0.5))
+            if phone.answered_at is None:
+                phone.cancel()
+                code = phone.rejected_code
+                return f"-ERR {sip_cause_to_freeswitch(code) if code else 'NO_ANSWER'}\n"
+            threading.Thread(target=self._phone_dialog, args=(call, phone), daemon=True).start()
+        elif fe.unreachable or fe.reject_code is not None or fe.answer_after is None or fe.answer_after > timeout:
+            refused = fe.reject_code is not None and not fe.unreachable
+            self.clock.sleep(fe.reject_after if refused else timeout)
+            return f"-ERR {sip_cause_to_freeswitch(fe.reject_code) if refused else 'NO_ANSWER'}\n"
+        else:
+            self.clock.sleep(fe.answer_after)
+        call.vnow = call.resume_at = self.clock.now()  # answered now; created (t_start) when it began to ring
+        with self._lock:
+            self.calls.append(call)
+            self.channels[call.uuid] = call
+        call.start()
+        return f"+OK {call.uuid}\n"
+
+    @staticmethod
+    def _phone_dialog(call: Call, phone: object) -> None:
+        """An originated leg whose phone is a real UA: its BYE hangs the leg up, the leg's end sends BYE."""
+        with call.cond:
+            while phone.ended_at is None and not call.hangup_started and not call.vanished:
+                call.cond.wait(0.2)
+            by_phone = phone.ended_at is not None and not call.hangup_started
+        if by_phone:
+            call.caller_hangs_up()
+        else:
+            phone.hangup()
 
     def _rows(self) -> list[dict[str, str]]:
         rows = []

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from controlplane.core.authorization import Refusal, identify, refuse
 from controlplane.core.cdr import CallRecord
+from controlplane.core.click_to_call import ORIGIN, click_to_call_of
 from controlplane.core.credit import burn_terms
 from controlplane.core.numbers import strip_then_add
 from controlplane.core.routing import Route
@@ -76,12 +77,16 @@ class CallFlow:
         # apart from it (seen: "vm" against "fs-test"). Only where no switchname is set are they equal.
         data = channel.data
         self.node = data.get("FreeSWITCH-Switchname") or data.get("FreeSWITCH-Hostname") or data.get("Core-UUID", "")
+        # A click-to-call leg is the account's own phone, answered before it reached us: the call
+        # is answered when the far end answers, which the A leg tells in CHANNEL_BRIDGE.
+        self.click = click_to_call_of(data)
+        self.answer_event = "CHANNEL_BRIDGE" if self.click else "CHANNEL_ANSWER"
 
     # --- entry point -------------------------------------------------------------------------
     def run(self) -> None:
         started = self.ctx.clock.now()
         try:
-            self.channel.subscribe()
+            self.channel.subscribe(bridge=self.click is not None)
             decision = self._decide()
             self.ctx.metrics.decided(self.ctx.clock.now() - started)
             if decision.refused:
@@ -108,7 +113,9 @@ class CallFlow:
         dialed = data.get("Caller-Destination-Number", "")
         caller_number = data.get("Caller-Caller-ID-Number", "")
         caller_name = data.get("Caller-Caller-ID-Name", "")
-        caller = identify(sip_headers(data))
+        caller = identify(sip_headers(data)) if self.click is None else self.click.caller
+        if self.click is not None:
+            dialed, caller_number, caller_name = self.click.destination, self.click.caller_id, ""
         if isinstance(caller, Refusal):
             decision = Decision("outbound", dialed, refusal=caller, caller_id_number=caller_number,
                                 caller_id_name=caller_name)
@@ -116,6 +123,8 @@ class CallFlow:
             with session_scope() as session:
                 decision = decide(session, self.ctx.live, caller, dialed, caller_number, caller_name,
                                   self.ctx.clock.now(), self.ctx.decisions)
+        if self.click is not None:
+            decision.origin = ORIGIN
         self.state.decision = decision
         if decision.tenant_id is not None and not decision.refused:
             self._admit(decision)
@@ -147,7 +156,8 @@ class CallFlow:
         values = {"cp_direction": d.direction, "cp_dialed": d.dialed, DECIDED_HEADER: "1"}
         for name, value in (("cp_tenant_id", d.tenant_id), ("cp_account_id", d.account_id),
                             ("cp_number", d.number), ("cp_carrier_id", d.carrier_id),
-                            ("cp_caller", d.caller_id_number), ("cp_caller_name", d.caller_id_name)):
+                            ("cp_caller", d.caller_id_number), ("cp_caller_name", d.caller_id_name),
+                            ("cp_origin", d.origin)):
             if value is not None:
                 values[name] = str(value)
         if d.rating_blob:
@@ -223,10 +233,11 @@ class CallFlow:
         return attempt
 
     def _on_event(self, event: Event) -> None:
-        if event.name == "CHANNEL_ANSWER" and self.state.answered_at is None:
+        if event.name == self.answer_event and self.state.answered_at is None:
             # FreeSWITCH bills whole seconds of its own clock (billsec = end_epoch - answer_epoch),
             # so the answer is placed on FreeSWITCH's second boundary, in our clock.
-            answered_us = event.get("Caller-Channel-Answered-Time") or ""
+            time_name = "Caller-Channel-Bridged-Time" if self.click else "Caller-Channel-Answered-Time"
+            answered_us = event.get(time_name) or ""
             phase = (int(answered_us) % 1_000_000) / 1_000_000 if answered_us.isdigit() else 0.0
             self.state.answered_at = self.ctx.clock.now() - phase
             if self.state.attempts:
@@ -277,7 +288,10 @@ def build_record(state: CallState, event: Event | None, node: str, times: Mappin
         # FreeSWITCH has not reported (its HANGUP_COMPLETE came too late or not at all): its
         # times, computed its way from the last event's caller profile, or from when the
         # controller learned of the hang-up. Never from how long the controller then waited.
-        variables.update(profile_times(times or {}, hung_up_at))
+        counted_from = "Caller-Channel-Bridged-Time" if d is not None and d.origin else "Caller-Channel-Answered-Time"
+        variables.update(profile_times(times or {}, hung_up_at, counted_from))
+        if d is not None and d.origin:  # bridge_epoch, as FreeSWITCH would have reported it
+            variables["bridge_epoch"] = variables.get("answer_epoch", "0")
     if not variables.get("hangup_cause") and event is not None and event.get("Hangup-Cause"):
         variables["hangup_cause"] = event["Hangup-Cause"]
     record, _, _ = record_from_variables(variables, "controller", node)

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 SUBSCRIBED = ("CHANNEL_EXECUTE_COMPLETE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE")
 WATCHED = (*SUBSCRIBED, "DISCONNECT")
 
-PROFILE_TIMES = ("Caller-Channel-Created-Time", "Caller-Channel-Answered-Time", "Caller-Channel-Hangup-Time")
+PROFILE_TIMES = ("Caller-Channel-Created-Time", "Caller-Channel-Answered-Time", "Caller-Channel-Hangup-Time",
+                 "Caller-Channel-Bridged-Time")
 HANGUP_STAMP = "Hangup-Event-Date-Timestamp"  # fs_cdr.profile_times: the hang-up time while FreeSWITCH shows 0
 Gone = (NotConnectedError, OutboundSessionHasGoneAway, OSError)
 COMMAND_TIMEOUT = 10.0
@@ -45,7 +46,7 @@ class CallChannel:
         # The caller profile's times as last reported (the record's fallback, fs_cdr.profile_times).
         self.profile_times: dict[str, str] = {}
         self._note_times(self.data)
-        for name in WATCHED:
+        for name in (*WATCHED, "CHANNEL_BRIDGE"):
             session.register_handle(name, self._on_event)
 
     def _on_event(self, raw: object) -> None:
@@ -98,10 +99,12 @@ class CallChannel:
     def command(self, text: str) -> str:
         return self._send(text).headers.get("Reply-Text", "")
 
-    def subscribe(self) -> None:
+    def subscribe(self, bridge: bool = False) -> None:
         """Ask for the call's events and to linger; the replies are not waited for here (they
-        come back, in order, before the reply to whatever is sent next)."""
-        self.session.send_many([f"filter Unique-ID {self.uuid}", f"event plain {' '.join(SUBSCRIBED)}", "linger"])
+        come back, in order, before the reply to whatever is sent next). `bridge`: CHANNEL_BRIDGE
+        too, for a leg answered before it reached us (click-to-call), whose call starts there."""
+        names = " ".join((*SUBSCRIBED, "CHANNEL_BRIDGE") if bridge else SUBSCRIBED)
+        self.session.send_many([f"filter Unique-ID {self.uuid}", f"event plain {names}", "linger"])
 
     def execute(self, app: str, arg: str = "", event_lock: bool = True, variables: dict[str, str] | None = None
                 ) -> str:

@@ -13,9 +13,10 @@ from controlplane.esl.cdr_writer import BatchWriter
 from controlplane.esl.channel import CallChannel
 from controlplane.esl.channel_sync import ChannelSync
 from controlplane.esl.clock import Clock
-from controlplane.esl.context import ControllerContext, DialStrings
+from controlplane.esl.context import ControllerContext
 from controlplane.esl.events import ControllerSession
 from controlplane.esl.timers import BalanceTimers
+from controlplane.freeswitch.dial_strings import DialStrings
 from controlplane.services.call_control import registered_addresses
 from controlplane.services.call_views import DecisionCache
 from controlplane.settings import Settings, get_settings
@@ -32,7 +33,7 @@ def build_context(settings: Settings) -> ControllerContext:
         live=LiveCalls.connect(),
         writer=BatchWriter(),
         decisions=DecisionCache(background=gevent.spawn),
-        dial=DialStrings(settings.fs_profile, settings.kamailio_sip, settings.leg_timeout),
+        dial=DialStrings.from_settings(settings),
     )
     ctx.timers = BalanceTimers(ctx, registered_addresses())
     # Balances this process changes itself (its CDR writer) follow in its money cache at once.

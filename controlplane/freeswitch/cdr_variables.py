@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping
 
 from controlplane.core.cdr import CallRecord, disposition
+from controlplane.core.click_to_call import ORIGIN
 from controlplane.core.rating import RateMatch, RatingContext
 from controlplane.state.rating_codec import load_match
 
@@ -27,7 +28,8 @@ def _epoch(value: str | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(tzinfo=None)
 
 
-def profile_times(headers: Mapping[str, str], hung_up_at: float | None = None) -> dict[str, str]:
+def profile_times(headers: Mapping[str, str], hung_up_at: float | None = None,
+                  answered_at: str = "Caller-Channel-Answered-Time") -> dict[str, str]:
     """The CDR's time variables computed as FreeSWITCH computes them at CS_REPORTING, from the
     caller profile's microsecond times that every channel event carries (`Caller-Channel-*-Time`).
 
@@ -37,10 +39,11 @@ def profile_times(headers: Mapping[str, str], hung_up_at: float | None = None) -
     time. FreeSWITCH reports the hang-up time as 0 until it reports; `Hangup-Event-Date-Timestamp`
     (the stamp of the last event sent after the hang-up) stands in for it, and failing that
     `hung_up_at` (epoch seconds, when the controller learned of it). Nothing is returned for a
-    channel whose creation or end is unknown, or whose times contradict each other.
+    channel whose creation or end is unknown, or whose times contradict each other. `answered_at`
+    names the time the call counts from (a click-to-call's: Caller-Channel-Bridged-Time).
     """
     created = _int(headers.get("Caller-Channel-Created-Time")) or 0
-    answered = _int(headers.get("Caller-Channel-Answered-Time")) or 0
+    answered = _int(headers.get(answered_at)) or 0
     hungup = _int(headers.get("Caller-Channel-Hangup-Time")) or _int(headers.get("Hangup-Event-Date-Timestamp")) or 0
     if not hungup and hung_up_at is not None:
         hungup = int(hung_up_at * 1_000_000)
@@ -53,6 +56,17 @@ def profile_times(headers: Mapping[str, str], hung_up_at: float | None = None) -
         times["answer_epoch"] = str(answered // 1_000_000)
         times["billsec"] = str(end - answered // 1_000_000)
     return times
+
+
+def billed_from_bridge(v: Mapping[str, str]) -> dict[str, str]:
+    """A click-to-call's variables with its answer moved to the bridge: FreeSWITCH's answer_epoch is when
+    the account's own phone picked up, before the far end rang; the call (and its bill) starts when the
+    far end answered and was bridged (bridge_epoch, on the A leg). Whole seconds, as FreeSWITCH counts."""
+    moved = dict(v)
+    bridged, end = _int(v.get("bridge_epoch")) or 0, _int(v.get("end_epoch")) or 0
+    moved["answer_epoch"] = str(bridged)
+    moved["billsec"] = str(max(end - bridged, 0)) if bridged and end else "0"
+    return moved
 
 
 def sip_code(v: Mapping[str, str]) -> int | None:
@@ -76,6 +90,8 @@ def record_from_variables(
     v: Mapping[str, str], written_by: str, node: str | None = None
 ) -> tuple[CallRecord, RateMatch | None, RatingContext | None]:
     attempts = json.loads(v["cp_attempts"]) if v.get("cp_attempts") else []
+    if v.get("cp_origin") == ORIGIN:
+        v = billed_from_bridge(v)
     billsec = _int(v.get("billsec")) or 0
     # FreeSWITCH's answer time says it, not billsec: a call answered and ended within one second
     # has billsec 0 (whole seconds subtracted) and was answered all the same (it pays its first block).

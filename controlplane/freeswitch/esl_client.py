@@ -8,6 +8,8 @@ Services are handed it (`call_control.hangup_call(..., api=esl_client.api)`); no
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from greenswitch.esl import InboundESL
 
@@ -17,15 +19,17 @@ from controlplane.esl.nodes import NodeAddress
 log = logging.getLogger(__name__)
 
 
-def apis(node: NodeAddress, commands: list[str], timeout: float = 3.0) -> list[str]:
-    """Run api commands on a node over one inbound connection; their reply bodies, in order."""
+@contextmanager
+def _connected(node: NodeAddress, timeout: float) -> Iterator[InboundESL]:
     conn = InboundESL(node.host, node.port, node.password, timeout=timeout)
     try:
         conn.connect()
     except Exception as exc:
         raise NodeError(f"media node {node.name} ({node.host}:{node.port}) is not reachable: {exc}") from exc
     try:
-        return [getattr(conn.send(f"api {command}"), "data", "") or "" for command in commands]
+        yield conn
+    except NodeError:
+        raise
     except Exception as exc:
         raise NodeError(f"media node {node.name}: {exc}") from exc
     finally:
@@ -35,5 +39,18 @@ def apis(node: NodeAddress, commands: list[str], timeout: float = 3.0) -> list[s
             log.debug("closing ESL connection to %s failed", node.name)
 
 
+def apis(node: NodeAddress, commands: list[str], timeout: float = 3.0) -> list[str]:
+    """Run api commands on a node over one inbound connection; their reply bodies, in order."""
+    with _connected(node, timeout) as conn:
+        return [getattr(conn.send(f"api {command}"), "data", "") or "" for command in commands]
+
+
 def api(node: NodeAddress, command: str, timeout: float = 3.0) -> str:
     return apis(node, [command], timeout)[0]
+
+
+def bgapi(node: NodeAddress, command: str, timeout: float = 3.0) -> str:
+    """Start a command that runs long (an originate rings for up to half a minute) without waiting for
+    it: FreeSWITCH's `+OK Job-UUID: ...` reply, or its -ERR."""
+    with _connected(node, timeout) as conn:
+        return conn.send(f"bgapi {command}").headers.get("Reply-Text", "")

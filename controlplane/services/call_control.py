@@ -1,16 +1,28 @@
-"""Calls in flight, from any process: list them (live state) and hang one up on its node.
+"""Calls in flight, from any process: list them (live state), hang one up on its node, and start a
+click-to-call there.
 
-The ESL command goes through the `api` the adapter hands in (controlplane.freeswitch.esl_client for the
-web app and the CLI, plain non-gevent processes: one short inbound connection per command).
+The ESL command goes through the `api` (or `bgapi`) the adapter hands in (controlplane.freeswitch.esl_client
+for the web app and the CLI, plain non-gevent processes: one short inbound connection per command).
 """
 
 from __future__ import annotations
 
+import random
+import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from controlplane.errors import NodeError, NotFound
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controlplane.core.click_to_call import originate_command
+from controlplane.errors import Conflict, Invalid, NodeError, NotFound, refuse
 from controlplane.esl.nodes import NodeAddress
+from controlplane.models import MediaNode, SipAccount, SipAccountKind, Status
+from controlplane.services import audit
+from controlplane.services.accounts import get_account
+from controlplane.services.nodes import address_of, node_addresses
+from controlplane.services.pricing import quote
 from controlplane.services.scope import Scope
 from controlplane.state.live_calls import LiveCalls
 
@@ -85,3 +97,81 @@ def hangup_call(live: LiveCalls, scope: Scope, uuid: str, api: Callable[[NodeAdd
     if not result.startswith("+OK"):
         raise NodeError(f"node {node.name} refused: {result}")
     return result
+
+
+@dataclass(frozen=True)
+class Originated:
+    uuid: str  # the call's uuid from the start: its live entry and its CDR carry it
+    node: str
+    account_id: int
+    destination: str
+
+
+def click_to_call(session: Session, scope: Scope, account_id: int, destination: str,
+                  bgapi: Callable[[NodeAddress, str], str], phone_leg: Callable[[str, str], str],
+                  nodes: list[NodeAddress] | None = None) -> Originated:
+    """Ring account `account_id`'s phone from a media node; when it answers, the node hands the leg to the
+    controller, which decides and bridges it to `destination` like a call the phone dialled (and bills it
+    from the far end's answer). Refused at once, ringing nothing, when the account or its tenant may not
+    call, the destination is not dialable or no deck rates it, or no node takes the command.
+
+    `phone_leg(username, realm)` is the dial string to the registered phone (through the SIP edge);
+    `nodes`: where to try, in order (default: the active nodes, weighted like the edge's dispatcher).
+    Whether the phone answers is not waited for: the node runs the originate in the background."""
+    account = get_account(session, scope, account_id)
+    tenant = account.tenant
+    destination = (destination or "").strip()
+    errors: dict[str, str] = {}
+    if account.kind != SipAccountKind.ACCOUNT:
+        errors["sip_account_id"] = "a customer trunk has no phone to ring"
+    if not destination:
+        errors["destination"] = "a number to call is required"
+    refuse(errors)
+    if account.status != Status.ACTIVE or tenant.status != Status.ACTIVE:
+        raise Conflict({"sip_account_id": "the account or its tenant is not active"})
+    local = session.scalar(select(SipAccount.id).where(SipAccount.tenant_id == tenant.id,
+                                                       SipAccount.username == destination))
+    if local is None:
+        try:
+            quote(session, tenant, destination, 0, account)
+        except Invalid as exc:
+            raise Invalid({"destination": exc.errors.get("number", str(exc))}) from None
+        except NotFound as exc:
+            raise Invalid({"destination": str(exc)}) from None
+    uuid = str(uuidlib.uuid4())
+    try:
+        command = originate_command(uuid, account.id, tenant.id, destination,
+                                    account.caller_id_number or account.username,
+                                    phone_leg(account.username, tenant.realm))
+    except ValueError as exc:
+        raise Invalid({"destination": str(exc)}) from None
+    failures = []
+    for node in nodes if nodes is not None else dispatch_order(session):
+        try:
+            reply = bgapi(node, command).strip()
+        except NodeError as exc:
+            failures.append(str(exc))
+            continue
+        if reply.startswith("+OK"):
+            audit.record(session, scope.actor, "call.originate", "sip_account", account.id, tenant.id,
+                         {"uuid": uuid, "destination": destination, "node": node.name})
+            return Originated(uuid, node.name, account.id, destination)
+        failures.append(f"node {node.name} refused: {reply}")
+    raise NodeError("no media node took the call: " + ("; ".join(failures) or "none is active"))
+
+
+def dispatch_order(session: Session, rng: random.Random | None = None) -> list[NodeAddress]:
+    """The active media nodes, a weighted draw first (as Kamailio's dispatcher spreads calls), the rest after."""
+    active = session.scalars(select(MediaNode).where(MediaNode.status == Status.ACTIVE)
+                             .order_by(MediaNode.id)).all()
+    if not active:
+        registered = session.scalar(select(MediaNode.id).limit(1))
+        return [] if registered is not None else list(node_addresses(session).values())
+    rng = rng or random.Random()
+    ordered: list[MediaNode] = []
+    pool = list(active)
+    while pool:
+        pick = rng.choices(pool, weights=[max(n.weight or 1, 1) for n in pool])[0]
+        ordered.append(pick)
+        pool.remove(pick)
+    return [address_of(n) for n in ordered]

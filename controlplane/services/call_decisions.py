@@ -53,6 +53,7 @@ class Decision:
     caller_id_number: str | None = None
     caller_id_name: str | None = None
     carrier_id: int | None = None
+    origin: str | None = None  # click_to_call.ORIGIN: the phone was rung first; the call bills from the bridge
 
     @property
     def refused(self) -> bool:

@@ -85,3 +85,30 @@ def test_refused_without_credit_for_the_first_block(node_and_world, session) -> 
     assert call.wait_done(60)
     assert call.sip_response_to_caller == 402
     assert wait_cdr(session, call.uuid, timeout=30).reason.startswith("insufficient credit")
+
+
+def test_click_to_call_rings_the_phone_then_bills_from_the_far_ends_answer(node_and_world, session) -> None:
+    """POST /api/v1/calls' service against the node's inbound ESL: the node rings the phone, the answered leg
+    reaches the controller, which fails over to the answering carrier; the bill counts from that answer (the
+    carrier rings 3 s after the phone picked up), not from the phone's."""
+    from controlplane.esl.nodes import NodeAddress
+    from controlplane.freeswitch import esl_client
+    from controlplane.models import SipAccount
+    from controlplane.services.call_control import click_to_call
+
+    node, headers = node_and_world
+    node.far_ends.add("phone", FarEnd.answer(after=0.5))
+    phone = node.far_end_address("phone")
+    node.far_ends.add(node.far_end_address("answer"), FarEnd.answer(after=3, hangup_after=2))
+    account = session.get(SipAccount, int(headers["X-CP-Account"]))
+    inbound = NodeAddress("fs-node-1", "127.0.0.1", node.inbound_port, node.password)
+    started = click_to_call(session, Scope.operator(), account.id, "+49891234567", esl_client.bgapi,
+                            lambda user, realm: f"sofia/controlplane/{user}@{phone}", nodes=[inbound])
+    session.commit()
+    cdr = wait_cdr(session, started.uuid, timeout=60)
+    assert (cdr.tenant_id, cdr.sip_account_id, cdr.number) == (account.tenant_id, account.id, "49891234567")
+    assert [a["trunk"] for a in cdr.attempts] == ["first", "second"] and cdr.attempts[1]["answered"]
+    assert cdr.disposition == "ANSWERED" and cdr.billsec in (2, 3), cdr.billsec
+    assert cdr.duration >= cdr.billsec + 3  # the phone and the carrier rang first: not billed
+    assert cdr.cost == D("0.01") * cdr.billsec
+    assert cdr.caller_id_number == "1000"  # the account's own number went to the carrier, not the destination

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from controlplane.cli import main
 from controlplane.core.routing import TrunkInfo
-from controlplane.esl.context import DialStrings
+from controlplane.freeswitch.dial_strings import DialStrings
 from controlplane.freeswitch.render import render
 from controlplane.settings import Settings
 from controlplane.testing.freeswitch import NOT_INSTALLED, LocalFreeSwitch, freeswitch_binary
