@@ -34,7 +34,7 @@ def originate_command(uuid: str, account_id: int, tenant_id: int, destination: s
     `destination` as its number (so the controller gets it through the usual `socket`). The phone shows
     the number it is about to be connected to."""
     for name, value in (("destination", destination), ("caller_id", caller_id)):
-        if not value or any(not ch.isalnum() and ch not in "+*#-_." for ch in value):
+        if not value or any(not (ch.isascii() and (ch.isalnum() or ch in "+*#-_.")) for ch in value):
             raise ValueError(f"{name} {value!r} cannot go into a dial string")
     variables = ",".join((
         f"origination_uuid={uuid}", f"{V_ACCOUNT}={account_id}", f"{V_TENANT}={tenant_id}",

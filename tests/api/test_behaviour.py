@@ -14,6 +14,7 @@ from controlplane.models import ApiKey, AuditLog, LedgerEntry, User
 from controlplane.services import api_keys, cdrs
 from controlplane.services.scope import Scope
 from controlplane.web import create_app
+from tests.api.conftest import CALLERS
 
 
 def _key(session, world, who: str, scopes: list[str], **kw) -> str:
@@ -410,3 +411,85 @@ def test_attacker_probes_with_other_tenants_ids(api, world):
     with fresh.session_transaction() as cookie:
         cookie["user_id"] = str(world.user["superadmin"])
     assert fresh.get("/api/v1/tenants").status_code == 401
+
+
+def test_click_to_call_is_scoped_checked_and_reaches_the_node(api, world, session):
+    """POST /api/v1/calls: the account must be in the caller's scope (a normal user: its own), a phone (not a
+    trunk), active, and the number rated; then the media node gets the originate. A refusal sends nothing."""
+    from controlplane.models import MediaNode, SipAccount, SipAccountKind, Status
+    from controlplane.services import tenants
+    from fs_standin import FreeSwitchStandIn
+
+    fs = FreeSwitchStandIn(inbound_port=0, time_scale=1000.0).start()  # its phones never answer: nothing rings on
+    try:
+        node = session.query(MediaNode).filter_by(name="fs-seed").one()
+        node.esl_host, node.esl_port = "127.0.0.1", fs.inbound_port
+        session.commit()
+        c1 = world.account["c1"]
+        sees_c1 = ("superadmin", "admin", "reseller r1", "tenant admin c1", "user c1")
+        for who in CALLERS:
+            reply = api(who, "POST", "/api/v1/calls", json={"sip_account_id": c1, "destination": "+4930555123"})
+            if who in sees_c1:
+                assert reply.status_code == 202, (who, reply.get_json())
+                body = reply.get_json()
+                assert (body["node"], body["sip_account_id"], body["state"]) == ("fs-seed", c1, "ringing account")
+                assert f"origination_uuid={body['uuid']}" in fs.originates[-1]
+                sent = fs.originates[-1]
+                assert f"cp_c2c_account={c1}," in sent and sent.endswith(" +4930555123 XML controlplane")
+            else:
+                missing = api(who, "POST", "/api/v1/calls",
+                              json={"sip_account_id": 999999, "destination": "+4930555123"})
+                assert reply.status_code == 404 and reply.get_json() == {
+                    **missing.get_json(), "error": missing.get_json()["error"].replace("999999", str(c1))}, who
+        sent = len(fs.originates)
+        audited = session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "call.originate"))
+        assert (sent, audited) == (len(sees_c1), len(sees_c1))
+
+        other = session.query(SipAccount).filter_by(tenant_id=world.tenant["c1"], username="1000").one()
+        second = accounts_create(session, world, "c1", "1001")
+        refused = [
+            ("user c1", {"sip_account_id": second, "destination": "+4930555123"}, 404, None),  # not its own account
+            ("tenant admin c1", {"sip_account_id": c1, "destination": "+15551234567"}, 400, "destination"),  # no rate
+            ("tenant admin c1", {"sip_account_id": c1, "destination": "not a number"}, 400, "destination"),
+            ("tenant admin c1", {"sip_account_id": c1, "destination": "4930}sofia/x"}, 400, "destination"),
+            ("tenant admin c1", {"sip_account_id": c1}, 422, "destination"),
+        ]
+        for who, body, status, field in refused:
+            reply = api(who, "POST", "/api/v1/calls", json=body)
+            assert reply.status_code == status, (body, reply.get_json())
+            if field:
+                assert field in reply.get_json()["errors"], reply.get_json()
+        session.query(SipAccount).filter_by(id=second).update({"kind": SipAccountKind.TRUNK, "source_ip": "192.0.2.9"})
+        session.commit()
+        reply = api("superadmin", "POST", "/api/v1/calls",
+                    json={"sip_account_id": second, "destination": "+4930555123"})
+        assert reply.status_code == 400 and "sip_account_id" in reply.get_json()["errors"]
+        tenants.set_status(session, Scope.operator("test"), tenants.get_tenant(session, Scope.operator("test"),
+                                                                               other.tenant_id), Status.DISABLED)
+        session.commit()
+        reply = api("superadmin", "POST", "/api/v1/calls", json={"sip_account_id": c1, "destination": "+4930555123"})
+        assert reply.status_code == 409, reply.get_json()
+        assert len(fs.originates) == sent  # nothing refused reached the node
+        session.expire_all()
+        assert session.scalar(select(func.count()).select_from(AuditLog)
+                              .where(AuditLog.action == "call.originate")) == audited
+        fs.stop()
+        node.esl_port = fs.inbound_port or 9  # the node gone: 503, not a hang
+        session.commit()
+        tenants.set_status(session, Scope.operator("test"), tenants.get_tenant(session, Scope.operator("test"),
+                                                                               other.tenant_id), Status.ACTIVE)
+        session.commit()
+        reply = api("superadmin", "POST", "/api/v1/calls", json={"sip_account_id": c1, "destination": "+4930555123"})
+        assert reply.status_code == 503 and "no media node took the call" in reply.get_json()["error"]
+    finally:
+        fs.stop()
+
+
+def accounts_create(session, world, tenant: str, username: str) -> int:
+    from controlplane.services import accounts, tenants
+
+    op = Scope.operator("test")
+    account = accounts.create_sip_account(session, op, tenants.get_tenant(session, op, world.tenant[tenant]),
+                                          username, f"pw-{username}-secret").account
+    session.commit()
+    return account.id

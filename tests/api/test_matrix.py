@@ -74,6 +74,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/cdrs/<int:cdr_id>"): Route("cdr"),
     ("GET", "/api/v1/calls"): Route(list_of="call"),
     ("DELETE", "/api/v1/calls/<string:uuid>"): Route("call", needs_edge=True),
+    ("POST", "/api/v1/calls"): Route(),  # the account in the body: test_click_to_call_is_scoped_checked_and_reaches_the_node
     ("GET", "/api/v1/api-keys"): Route(list_of="key"),
     ("POST", "/api/v1/api-keys"): Route(body={"scopes": ["cdrs:read"], "name": "matrix"}),
     ("GET", "/api/v1/api-keys/<int:key_id>"): Route("key"),

@@ -16,11 +16,13 @@ Addresses (all loopback):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid as uuidlib
 from collections.abc import Iterator
@@ -128,9 +130,10 @@ class RealNode:
 
 
 # ================================================================================================= phones
-def phone_scenario(hold_ms: int) -> str:
+def phone_scenario(hold_ms: int, call: bool = True) -> str:
     """A phone: REGISTER (401, digest), INVITE (407, digest), then answered -> ACK and BYE after `hold_ms` unless
-    the network sends BYE first, or a final refusal -> ACK. Keys: user, realm, name; -au/-ap the credentials."""
+    the network sends BYE first, or a final refusal -> ACK. Keys: user, realm, name; -au/-ap the credentials.
+    Without `call` it only registers (its Contact stays in Kamailio's location after sipp exits)."""
     def msg(first: str, cseq: str, extra: str = "", body: str = "", via: str = "") -> str:
         via = via or "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]"
         length = "Content-Type: application/sdp\nContent-Length: [len]" if body else "Content-Length: 0"
@@ -156,6 +159,8 @@ User-Agent: cp-e2e-phone
         '<recv response="401" auth="true"/>',
         f'<send retrans="500">{msg(register, "2 REGISTER", reg + auth)}</send>',
         '<recv response="200"/>',
+    ]
+    calling = [
         f'<send retrans="500">{msg(invite, "3 INVITE", inv, SDP)}</send>',
         '<recv response="100" optional="true"/>', '<recv response="407" auth="true"/>',
         f"<send>{failed_ack.format(n=3)}</send>",
@@ -173,8 +178,8 @@ User-Agent: cp-e2e-phone
         '<label id="refused"/>', f"<send>{failed_ack.format(n=4)}</send>",
         '<label id="done"/>',
     ]
-    return '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="phone">\n' + "\n".join(steps) + \
-        "\n</scenario>\n"
+    return '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="phone">\n' + "\n".join(
+        steps + calling if call else steps) + "\n</scenario>\n"
 
 
 @dataclass
@@ -248,6 +253,30 @@ class Stack:
         done = subprocess.run(args, capture_output=True, text=True, timeout=hold_ms / 1000 + 60, cwd=self.work)
         return PhoneCall(call_id, done.returncode, trace.read_text(errors="replace") if trace.exists() else "",
                          done.stderr)
+
+    def register(self, user: str, password: str, tenant: str, port: int) -> None:
+        """The phone registers user@realm at Kamailio from PHONE_IP:port with digest auth, so a UAS started on that
+        port afterwards is where Kamailio's location sends the user's calls."""
+        xml = self.work / f"register-{user}.xml"
+        xml.write_text(phone_scenario(0, call=False))
+        done = subprocess.run([SIPP, self.edge.address, "-sf", str(xml), "-i", PHONE_IP, "-p", str(port), "-t", "u1",
+                               "-m", "1", "-key", "uname", user, "-key", "realm", self.realms[tenant], "-key", "name",
+                               user, "-au", user, "-ap", password, "-nostdin", "-recv_timeout", "10000",
+                               "-timeout", "20s", "-timeout_error"], capture_output=True, text=True, timeout=40,
+                              cwd=self.work)
+        assert done.returncode == 0, f"{user} did not register: {done.stderr[-2000:]}"
+
+    def api(self, method: str, path: str, key: str, body: dict | None = None) -> tuple[int, dict]:
+        """The stack's REST API, as a client calls it over HTTP."""
+        request = urllib.request.Request(f"http://127.0.0.1:{self.env['CP_WEB_PORT']}{path}", method=method,
+                                         data=json.dumps(body).encode() if body is not None else None,
+                                         headers={"Authorization": f"Bearer {key}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=15) as reply:
+                return reply.status, json.loads(reply.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
 
     def cdr_posts(self, uuid: str) -> list[int]:
         """HTTP statuses the web app answered to the node's JSON CDR POSTs for this leg (gunicorn's access log)."""

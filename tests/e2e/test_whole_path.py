@@ -16,6 +16,7 @@ from controlplane.core.money import round_money
 from controlplane.db import session_scope
 from controlplane.models import Cdr, LedgerEntry, Tenant
 from controlplane.testing.lab import carrier_scenario, start_sipp_uas
+from controlplane.testing.net import free_port
 from tests.e2e.conftest import CARRIER_IP, PHONES, RETAIL, Stack, wait_for
 
 
@@ -197,3 +198,60 @@ def test_every_carrier_failing_leaves_the_media_node_in_service(stack: Stack, tm
 
     after = stack.phone(user, password, "acme", "+49891234567", hold_ms=2000)
     assert after.answered, after.finals
+
+
+def test_click_to_call_rings_the_phone_then_the_number(stack: Stack, tmp_path) -> None:  # noqa: ANN001
+    """An operator's key asks the API for a click-to-call: the media node rings acme's registered phone through
+    Kamailio's location, the phone answers, the controller bridges the leg to carrier A, the phone hangs up after
+    4 s. One CDR for the call's uuid, billed from the carrier's answer with the deck's price, posted once."""
+    from controlplane.models import SipAccount
+    from tests.e2e.conftest import PHONE_IP
+
+    user, password = PHONES["acme"]
+    port = free_port(PHONE_IP)
+    stack.register(user, password, "acme", port)
+    start_sipp_uas(stack.procs, tmp_path, "phone-c2c", carrier_scenario(hangup_after_ms=4000), PHONE_IP, port,
+                   trace=True)
+    stack.cli("user", "ensure-admin", "--email", "ops@e2e.example")
+    key = stack.cli("user", "api-key", "--email", "ops@e2e.example", "--scope", "calls:write",
+                    "--name", "c2c").stdout.strip().rsplit(" ", 1)[-1]
+    with session_scope() as s:
+        account = s.scalar(select(SipAccount.id).where(SipAccount.tenant_id == stack.tenants["acme"],
+                                                       SipAccount.username == user))
+    before = balance(stack.tenants["acme"])
+    status, body = stack.api("POST", "/api/v1/calls", key, {"sip_account_id": account, "destination": "+49891234567"})
+    assert status == 202, body
+    cdr = wait_for(lambda: _cdr(body["uuid"]), 40, "the click-to-call's CDR")
+    assert (cdr.sip_account_id, cdr.number, cdr.disposition) == (account, "49891234567", "ANSWERED")
+    assert [(a["trunk"], a["answered"]) for a in cdr.attempts] == [("carrier-a", True)]
+    assert 3 <= cdr.billsec <= 5 and cdr.duration >= cdr.billsec, (cdr.billsec, cdr.duration)
+    assert cdr.cost == deck_cost("49", cdr.billsec)
+    assert balance(stack.tenants["acme"]) == before - cdr.cost
+    assert rows(body["uuid"])[0] == 1
+    assert pushed(stack, body["uuid"]) == [200]
+    invite = (tmp_path / "phone-c2c-messages.log").read_text(errors="replace")
+    assert "INVITE sip:1000@" in invite and "Click-to-call" in invite  # the phone was rung, showing who it calls
+
+
+def _cdr(uuid: str) -> Cdr | None:
+    with session_scope() as s:
+        return s.scalar(select(Cdr).where(Cdr.uuid == uuid))
+
+
+def test_an_internal_call_rings_the_registered_phone_free(stack: Stack, tmp_path) -> None:  # noqa: ANN001
+    """acme's 1001 dials 1000: the node sends the leg back through Kamailio, whose location has 1000's phone
+    (registered over UDP: the relay stays UDP however large the node's INVITE). Answered; nothing is charged."""
+    from tests.e2e.conftest import PHONE_IP
+
+    user, password = PHONES["acme"]
+    port = free_port(PHONE_IP)
+    stack.register(user, password, "acme", port)
+    start_sipp_uas(stack.procs, tmp_path, "phone-1000", carrier_scenario(), PHONE_IP, port, trace=True)
+    stack.cli("sip-account", "create", "--tenant", "acme", "--username", "1001", "--password", "secret-1001-e2e")
+    before = balance(stack.tenants["acme"])
+    call = stack.phone("1001", "secret-1001-e2e", "acme", "1000", hold_ms=2000, name="Bob")
+    assert call.answered, (call.finals, call.stderr[-2000:])
+    cdr = cdr_of(stack.node.leg(call.call_id).uuid)
+    assert (cdr.direction, cdr.disposition, cdr.cost) == ("internal", "ANSWERED", D("0"))
+    assert balance(stack.tenants["acme"]) == before
+    assert "INVITE sip:1000@" in (tmp_path / "phone-1000-messages.log").read_text(errors="replace")
