@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, DateTime, Select, String, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from controlplane.errors import Forbidden, Invalid, NotFound
@@ -176,23 +174,38 @@ def summary(session: Session, scope: Scope, flt: CdrFilter, by: str) -> list[Tot
 
 
 def export_csv(session: Session, scope: Scope, flt: CdrFilter) -> Iterator[str]:
-    """CSV text in chunks: a header, then rows fetched in keyset batches, so memory stays flat however many."""
+    """CSV text in chunks: a header, then rows fetched in keyset batches, so memory stays flat however many.
+
+    MariaDB writes each line (csv_line): decoding 23 typed columns a row and formatting them in Python held the
+    export to ~20,000 rows/s; one string a row is what the wire and the driver carry fastest."""
     names = [name for name in EXPORT_COLUMNS if name not in hidden_fields(scope)]
-    columns = [getattr(Cdr.__table__.c, name) for name in names]
-    base = _filtered(scope, flt, select(Cdr.__table__.c.id, *columns))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(names)
+    table = Cdr.__table__.c
+    base = _filtered(scope, flt, select(table.id, table.start_at, csv_line([table[name] for name in names])))
+    yield ",".join(names) + "\n"
     after: Position | None = None
-    start_column = names.index("start_at") + 1  # never hidden: row[0] is the id
     while True:
         rows = _newest_first(session, base, after, _dated(flt), EXPORT_BATCH)
-        for row in rows:
-            writer.writerow(["" if v is None else v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v
-                             for v in row[1:]])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        if rows:
+            yield "\n".join(row[2] for row in rows) + "\n"
         if len(rows) < EXPORT_BATCH:
             return
-        after = (rows[-1][start_column], rows[-1][0])
+        after = (rows[-1][1], rows[-1][0])
+
+
+NEEDS_QUOTES = '[,"\r\n]'  # RFC 4180; Python's csv module leaves a lone CR bare, a reader may not
+
+
+def csv_line(columns: list) -> ColumnElement[str]:
+    """One CSV line built by MariaDB, as csv.writer writes the row: NULL empty, numbers as their text, times as
+    `YYYY-MM-DD HH:MM:SS`, text quoted (inner quotes doubled) when it holds a comma, a quote, CR or LF."""
+    parts = []
+    for column in columns:
+        if isinstance(column.type, DateTime):
+            text = func.date_format(column, "%Y-%m-%d %H:%i:%s")
+        elif isinstance(column.type, String):
+            quoted = func.concat('"', func.replace(column, '"', '""'), '"')
+            text = case((column.regexp_match(NEEDS_QUOTES), quoted), else_=column)
+        else:
+            text = cast(column, String)
+        parts.append(func.ifnull(text, ""))
+    return func.concat_ws(",", *parts)
