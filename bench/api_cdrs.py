@@ -14,7 +14,9 @@ Prints figures only; nothing here asserts a timing.
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -322,16 +324,42 @@ def export_window(rows: int) -> dict:
     return {"since": since.isoformat(), "until": END.isoformat()}
 
 
-def run_export(token: str, params: dict) -> dict:
-    """The export in a child process (this file with --export-worker): rows, seconds, peak RSS."""
-    done = subprocess.run([sys.executable, __file__, "--export-worker", token, json.dumps(params)],
-                          capture_output=True, text=True, check=False)
+def run_export(token: str, params: dict, baseline: bool = False) -> dict:
+    """The export in a child process (this file with --export-worker): rows, seconds, peak RSS. `baseline`: the
+    same route with the lines formatted in Python (csv.writer over typed rows), as the export did before."""
+    done = subprocess.run([sys.executable, __file__, "--export-worker", token, json.dumps(params),
+                           *(["--baseline"] if baseline else [])], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"export worker failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def export_worker(token: str, params: dict) -> None:
+def python_csv_export(session, scope, flt):  # noqa: ANN001, ANN201 - the baseline, as cdr_reports had it
+    """The export before MariaDB wrote the lines: typed columns in keyset batches, csv.writer per row."""
+    names = [name for name in cdr_reports.EXPORT_COLUMNS if name not in cdr_reports.hidden_fields(scope)]
+    columns = [getattr(Cdr.__table__.c, name) for name in names]
+    base = cdr_reports._filtered(scope, flt, select(Cdr.__table__.c.id, *columns))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(names)
+    after = None
+    start_column = names.index("start_at") + 1
+    while True:
+        rows = cdr_reports._newest_first(session, base, after, cdr_reports._dated(flt), cdr_reports.EXPORT_BATCH)
+        for row in rows:
+            writer.writerow(["" if v is None else v.isoformat(sep=" ") if isinstance(v, dt.datetime) else v
+                             for v in row[1:]])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < cdr_reports.EXPORT_BATCH:
+            return
+        after = (rows[-1][start_column], rows[-1][0])
+
+
+def export_worker(token: str, params: dict, baseline: bool = False) -> None:
+    if baseline:
+        cdr_reports.export_csv = python_csv_export
     client = create_app({"API_RATE_LIMIT": "100000000/minute"}).test_client()
     headers = {"Authorization": f"Bearer {token}"}
     warm = client.get("/api/v1/cdrs/totals", headers=headers, query_string={"until": START.isoformat()})
@@ -403,10 +431,12 @@ def main() -> None:
     parser.add_argument("--skip-generate", action="store_true", help="reuse the existing bench database")
     parser.add_argument("--requests", type=int, default=200, help="page requests per key")
     parser.add_argument("--explain", action="store_true", help="print MariaDB's plans for the queries")
+    parser.add_argument("--export-only", action="store_true", help="measure only the CSV export (and its baseline)")
     parser.add_argument("--export-worker", nargs=2, metavar=("TOKEN", "PARAMS"), help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.export_worker:
-        export_worker(args.export_worker[0], json.loads(args.export_worker[1]))
+        export_worker(args.export_worker[0], json.loads(args.export_worker[1]), args.baseline)
         return
     rng = random.Random(42)
 
@@ -420,6 +450,17 @@ def main() -> None:
     apis = {who: Api(token) for who, (token, _) in keys.items()}
     print(f"table: {rows:,} CDRs over {len(tenant_ids)} tenants (about {rows / len(tenant_ids) / 3:,.0f} per tenant "
           f"and month)", flush=True)
+
+    window = export_window(rows)
+    exports = []
+    for who in ("reseller", "superadmin"):
+        exports.append((who, window, run_export(keys[who][0], window)))
+    exports.append(("reseller", window | {"baseline": True}, run_export(keys["reseller"][0], window, baseline=True)))
+    exports.append(("reseller", {}, run_export(keys["reseller"][0], {})))
+    exports.append(("reseller", {"baseline": True}, run_export(keys["reseller"][0], {}, baseline=True)))
+    if args.export_only:
+        print_exports(exports)
+        return
 
     for api in apis.values():  # first requests build the app's routes and schemas: not measured
         for _ in range(5):
@@ -436,13 +477,6 @@ def main() -> None:
         print(f"measured pages and totals for the {who} key", flush=True)
     page, deep = bench_deep(apis, rows, reps=10)
     print("measured the deep page", flush=True)
-
-    window = export_window(rows)
-    exports = []
-    for who in ("reseller", "superadmin"):
-        exports.append((who, window, run_export(keys[who][0], window)))
-    if window:
-        exports.append(("reseller", {}, run_export(keys["reseller"][0], {})))
 
     print()
     print(f"CDR reads through /api/v1 (in-process test client), {rows:,} CDRs, {len(tenant_ids)} tenants;"
@@ -476,18 +510,24 @@ def main() -> None:
     print(f"{'  keyset through the API (cursor)':58} {ms(deep['api reseller'])}   {ms(deep['api superadmin'])}")
     print(f"{'  OFFSET / keyset (raw, p50)':58} {pct(deep['offset'], 0.5) / pct(deep['keyset'], 0.5):14,.0f}x")
     print(line)
-    print("CSV export (a child process that only exports; peak RSS = its VmHWM; "
-          "goal >= 50,000 rows/s, peak RSS < 150 MB)")
-    for who, params, e in exports:
-        what = f"since {params['since']} until {params['until']}" if params else "no filter (the whole table)"
-        print(f"  {who:10} {what:52} {e['rows']:>9,} rows {e['seconds']:6.2f} s "
-              f"{e['rows'] / e['seconds']:9,.0f} rows/s  {e['bytes'] / 2**20:6.1f} MiB in {e['chunks']} chunks")
-        print(f"  {'':10} peak RSS {e['rss_peak_kb'] / 1024:5.1f} MB (before the request "
-              f"{e['rss_before_kb'] / 1024:5.1f} MB; ru_maxrss {e['ru_maxrss_kb'] / 1024:5.1f} MB, the parent's peak"
-              " carried over fork)")
+    print_exports(exports)
     if args.explain:
         print()
         explain(keys["reseller"][1], tenant_ids[0], rows)
+
+
+def print_exports(exports: list[tuple[str, dict, dict]]) -> None:
+    print("CSV export (a child process that only exports; peak RSS = its VmHWM; "
+          "goal >= 50,000 rows/s, peak RSS < 150 MB); baseline: the lines formatted in Python (csv.writer)")
+    for who, params, e in exports:
+        params = dict(params)
+        kind = "baseline" if params.pop("baseline", False) else "export"
+        what = f"since {params['since'][:10]} until {params['until'][:10]}" if params else "no filter (whole table)"
+        print(f"  {who:10} {kind:8} {what:34} {e['rows']:>9,} rows {e['seconds']:6.2f} s "
+              f"{e['rows'] / e['seconds']:9,.0f} rows/s  {e['bytes'] / 2**20:6.1f} MiB in {e['chunks']} chunks")
+        print(f"  {'':19} peak RSS {e['rss_peak_kb'] / 1024:5.1f} MB (before the request "
+              f"{e['rss_before_kb'] / 1024:5.1f} MB; ru_maxrss {e['ru_maxrss_kb'] / 1024:5.1f} MB, the parent's peak"
+              " carried over fork)")
 
 
 if __name__ == "__main__":

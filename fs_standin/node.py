@@ -79,6 +79,7 @@ class FreeSwitchStandIn:
         self.cdr_posts: list[dict] = []
         self.cdr_failures: list[str] = []  # leg uuids, one per failed try
         self.originates: list[str] = []  # every `originate` argument, as received (api or bgapi)
+        self.ringing: dict[str, list[str]] = {}  # originated legs still ringing -> the cause they were killed with
         # The core scheduler (switch_scheduler.c): task id -> (group, timer). Ids count up from 1 per process.
         self._tasks: dict[int, tuple[str, threading.Timer]] = {}
         self._task_seq = 0
@@ -369,6 +370,10 @@ class FreeSwitchStandIn:
             return "true" if args and self.find(args[0]) else "false"
         if cmd == "uuid_kill":
             c = self.find(args[0]) if args else None
+            ringing = self.ringing.get(args[0]) if args and c is None else None
+            if ringing is not None:  # an originate's leg still ringing: it ends, the originate fails
+                ringing.append(args[1] if len(args) > 1 else "NORMAL_CLEARING")
+                return "+OK\n"
             if c is None:
                 return "-ERR No such channel!\n"
             cause = args[1] if len(args) > 1 else "NORMAL_CLEARING"
@@ -461,30 +466,47 @@ class FreeSwitchStandIn:
         if not self.alive:
             return "-ERR NORMAL_TEMPORARY_FAILURE\n"
         call = Call(self, spec)
-        if fe.live is not None:
-            att = Attempt(leg.endpoint, call.uuid, created_at=self.clock.now())
-            phone = fe.live(call, leg, att)
-            deadline = self.clock.now() + timeout
-            with call.cond:
-                while phone.answered_at is None and phone.rejected_code is None and self.clock.now() < deadline:
-                    self.clock.wait(call.cond, min(deadline - self.clock.now(), 0.5))
-            if phone.answered_at is None:
-                phone.cancel()
-                code = phone.rejected_code
-                return f"-ERR {sip_cause_to_freeswitch(code) if code else 'NO_ANSWER'}\n"
-            threading.Thread(target=self._phone_dialog, args=(call, phone), daemon=True).start()
-        elif fe.unreachable or fe.reject_code is not None or fe.answer_after is None or fe.answer_after > timeout:
-            refused = fe.reject_code is not None and not fe.unreachable
-            self.clock.sleep(fe.reject_after if refused else timeout)
-            return f"-ERR {sip_cause_to_freeswitch(fe.reject_code) if refused else 'NO_ANSWER'}\n"
-        else:
-            self.clock.sleep(fe.answer_after)
+        killed = self.ringing[call.uuid] = []
+        try:
+            failure = self._ring(call, leg, fe, timeout, killed)
+        finally:
+            self.ringing.pop(call.uuid, None)
+        if failure:
+            return f"-ERR {failure}\n"
         call.vnow = call.resume_at = self.clock.now()  # answered now; created (t_start) when it began to ring
         with self._lock:
             self.calls.append(call)
             self.channels[call.uuid] = call
         call.start()
         return f"+OK {call.uuid}\n"
+
+    def _ring(self, call: Call, leg: object, fe: object, timeout: float, killed: list[str]) -> str | None:
+        """Ring an originate's leg until it answers (None) or fails: the cause (refused, NO_ANSWER after
+        `timeout`, or the cause a `uuid_kill` of the ringing leg gave)."""
+        deadline = self.clock.now() + timeout
+        phone = None
+        if fe.live is not None:
+            phone = fe.live(call, leg, Attempt(leg.endpoint, call.uuid, created_at=self.clock.now()))
+            answered = lambda: phone.answered_at is not None  # noqa: E731
+            failed = lambda: phone.rejected_code is not None  # noqa: E731
+        else:
+            answers = fe.answer_after is not None and not fe.unreachable and fe.reject_code is None
+            at = self.clock.now() + (fe.answer_after if answers else fe.reject_after)
+            answered = lambda: answers and self.clock.now() >= at  # noqa: E731
+            failed = lambda: fe.reject_code is not None and not fe.unreachable and self.clock.now() >= at  # noqa: E731
+        with call.cond:
+            while not (answered() or failed() or killed) and self.clock.now() < deadline:
+                self.clock.wait(call.cond, min(deadline - self.clock.now(), 0.05 * self.clock.time_scale))
+        if answered() and not killed:
+            if phone is not None:
+                threading.Thread(target=self._phone_dialog, args=(call, phone), daemon=True).start()
+            return None
+        if phone is not None:
+            phone.cancel()
+        if killed:
+            return killed[0]
+        code = phone.rejected_code if phone is not None else fe.reject_code if failed() else None
+        return sip_cause_to_freeswitch(code) if code else "NO_ANSWER"
 
     @staticmethod
     def _phone_dialog(call: Call, phone: object) -> None:

@@ -142,6 +142,8 @@ class CallFlow:
                                      fields, burn, self.ctx.clock.now())
         if result == ADMITTED:
             self.state.admitted = True
+            if self.click is not None:
+                self.ctx.live.stop_ringing(self.state.uuid, d.tenant_id)
         else:
             which = "account" if result == ACCOUNT_FULL else "tenant"
             d.refusal = refuse(486, f"{which} concurrent-call limit reached")

@@ -8,6 +8,7 @@ for the web app and the CLI, plain non-gevent processes: one short inbound conne
 from __future__ import annotations
 
 import random
+import time
 import uuid as uuidlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.core.click_to_call import originate_command
+from controlplane.core.click_to_call import RING_SECONDS, originate_command
 from controlplane.errors import Conflict, Invalid, NodeError, NotFound, refuse
 from controlplane.esl.nodes import NodeAddress
 from controlplane.models import MediaNode, SipAccount, SipAccountKind, Status
@@ -64,9 +65,23 @@ def list_calls(live: LiveCalls, scope: Scope, tenant_ids: set[int] | None = None
     else:
         uuids = set().union(*(live.uuids("tenant", t) for t in tenant_ids)) if tenant_ids else set()
     calls = [LiveCall.from_redis(info) for info in live.details(uuids)]
+    in_flight = {c.uuid for c in calls}
+    if tenant_ids is None:
+        tenant_ids = set(registered_tenants())
+    calls += [LiveCall.from_redis(info) for info in live.ringing_calls(tenant_ids, time.time())
+              if info["uuid"] not in in_flight]
     if scope.user_id is not None:
         calls = [c for c in calls if c.account_id == scope.account_id]
     return calls
+
+
+def registered_tenants() -> list[int]:
+    """Every tenant id, for an operator's list of ringing click-to-calls (kept per tenant)."""
+    from controlplane.db import session_scope
+    from controlplane.models import Tenant
+
+    with session_scope() as session:
+        return list(session.scalars(select(Tenant.id)))
 
 
 def registered_addresses() -> dict[str, NodeAddress]:
@@ -96,6 +111,8 @@ def hangup_call(live: LiveCalls, scope: Scope, uuid: str, api: Callable[[NodeAdd
     result = api(node, f"uuid_kill {uuid} {cause}").strip()
     if not result.startswith("+OK"):
         raise NodeError(f"node {node.name} refused: {result}")
+    if info.get("state") == "ringing account":  # a click-to-call cancelled before the phone answered
+        live.stop_ringing(uuid, int(tenant))
     return result
 
 
@@ -109,7 +126,7 @@ class Originated:
 
 def click_to_call(session: Session, scope: Scope, account_id: int, destination: str,
                   bgapi: Callable[[NodeAddress, str], str], phone_leg: Callable[[str, str], str],
-                  nodes: list[NodeAddress] | None = None) -> Originated:
+                  live: LiveCalls | None = None, nodes: list[NodeAddress] | None = None) -> Originated:
     """Ring account `account_id`'s phone from a media node; when it answers, the node hands the leg to the
     controller, which decides and bridges it to `destination` like a call the phone dialled (and bills it
     from the far end's answer). Refused at once, ringing nothing, when the account or its tenant may not
@@ -117,7 +134,8 @@ def click_to_call(session: Session, scope: Scope, account_id: int, destination: 
 
     `phone_leg(username, realm)` is the dial string to the registered phone (through the SIP edge);
     `nodes`: where to try, in order (default: the active nodes, weighted like the edge's dispatcher).
-    Whether the phone answers is not waited for: the node runs the originate in the background."""
+    Whether the phone answers is not waited for: the node runs the originate in the background; with `live`
+    the ringing call is listed and can be hung up (`hangup_call`) until the phone answers."""
     account = get_account(session, scope, account_id)
     tenant = account.tenant
     destination = (destination or "").strip()
@@ -153,6 +171,11 @@ def click_to_call(session: Session, scope: Scope, account_id: int, destination: 
             failures.append(str(exc))
             continue
         if reply.startswith("+OK"):
+            if live is not None:
+                live.ringing(uuid, tenant.id, {"tenant": tenant.id, "account": account.id, "number": destination,
+                                               "caller": account.username, "direction": "outbound",
+                                               "state": "ringing account", "started_at": time.time(),
+                                               "node": node.name}, RING_SECONDS + 5, time.time())
             audit.record(session, scope.actor, "call.originate", "sip_account", account.id, tenant.id,
                          {"uuid": uuid, "destination": destination, "node": node.name})
             return Originated(uuid, node.name, account.id, destination)

@@ -13,6 +13,9 @@ Keys (all under the installation's prefix):
                          (config_version.py)
   trunk:<id>:calls       set of uuids      node:<name>:calls    set of uuids
   calls                  set of every uuid in flight
+  ringing:<uuid>         hash: a click-to-call whose phone rings (tenant, account, number, node), gone when
+                         the phone answers (the call is then admitted) or when it could no longer ring
+  tenant:<id>:ringing    sorted set of those uuids, scored by when they stop ringing at the latest
   deadline               pub/sub channel: {"tenant": id, "deadline": t} when an account's cut moves
 """
 
@@ -223,9 +226,39 @@ class LiveCalls:
         published = json.loads(deadline)["deadline"] if deadline else None
         return Ended(info, int(left), published)
 
+    def ringing(self, uuid: str, tenant_id: int, fields: dict[str, object], seconds: float, now: float) -> None:
+        """A click-to-call rings the account's phone: listed and hung up like a call until it is admitted."""
+        pipe = self.client.pipeline()
+        pipe.hset(self.key("ringing", uuid), mapping={k: str(v) for k, v in fields.items()})
+        pipe.expire(self.key("ringing", uuid), int(math.ceil(seconds)))
+        pipe.zadd(self.key("tenant", tenant_id, "ringing"), {uuid: now + seconds})
+        pipe.execute()
+
+    def stop_ringing(self, uuid: str, tenant_id: int) -> None:
+        """The phone answered (the call is in flight now, admitted) or the ringing was hung up."""
+        pipe = self.client.pipeline()
+        pipe.delete(self.key("ringing", uuid))
+        pipe.zrem(self.key("tenant", tenant_id, "ringing"), uuid)
+        pipe.execute()
+
+    def ringing_calls(self, tenant_ids: Iterable[int], now: float) -> list[dict[str, str]]:
+        """The click-to-calls still ringing for these tenants (entries past their time are dropped)."""
+        tenant_ids = list(tenant_ids)
+        pipe = self.client.pipeline()
+        for tenant in tenant_ids:
+            pipe.zremrangebyscore(self.key("tenant", tenant, "ringing"), "-inf", now)
+            pipe.zrange(self.key("tenant", tenant, "ringing"), 0, -1)
+        uuids = [u for i, members in enumerate(pipe.execute()) if i % 2 for u in members]
+        pipe = self.client.pipeline()
+        for uuid in uuids:
+            pipe.hgetall(self.key("ringing", uuid))
+        return [dict(info, uuid=u) for u, info in zip(uuids, pipe.execute(), strict=True) if info]
+
     # --- reading -----------------------------------------------------------------------------
     def get(self, uuid: str) -> dict[str, str]:
-        return self.client.hgetall(self.key("call", uuid))
+        """The call in flight, or the click-to-call still ringing, with this uuid ({} when neither)."""
+        call = self.client.hgetall(self.key("call", uuid))
+        return call or self.client.hgetall(self.key("ringing", uuid))
 
     def snapshot(self, tenant_id: int, account_id: int | None = None) -> TenantLoad:
         """What a decision or a deadline needs of the tenant's calls in flight, in one round trip."""

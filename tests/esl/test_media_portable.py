@@ -8,6 +8,7 @@ callers. The `real` parametrization says plainly why it is skipped otherwise.
 from __future__ import annotations
 
 import os
+import time
 from decimal import Decimal as D
 
 import pytest
@@ -112,3 +113,32 @@ def test_click_to_call_rings_the_phone_then_bills_from_the_far_ends_answer(node_
     assert cdr.duration >= cdr.billsec + 3  # the phone and the carrier rang first: not billed
     assert cdr.cost == D("0.01") * cdr.billsec
     assert cdr.caller_id_number == "1000"  # the account's own number went to the carrier, not the destination
+
+
+def test_a_ringing_click_to_call_is_listed_and_cancelled(node_and_world, session) -> None:
+    """Until the phone answers, the click-to-call is a call in flight (state `ringing account`) that the API can
+    hang up: `uuid_kill` of the ringing leg on its node ends the originate, the phone gets CANCEL, nothing is
+    billed."""
+    from controlplane.esl.nodes import NodeAddress
+    from controlplane.freeswitch import esl_client
+    from controlplane.models import Cdr, SipAccount
+    from controlplane.services.call_control import click_to_call, hangup_call, list_calls
+    from controlplane.state.live_calls import LiveCalls
+
+    node, headers = node_and_world
+    node.far_ends.add("ringer", FarEnd.ring_forever())
+    phone = node.far_end_address("ringer")
+    account = session.get(SipAccount, int(headers["X-CP-Account"]))
+    inbound = NodeAddress("fs-node-1", "127.0.0.1", node.inbound_port, node.password)
+    live = LiveCalls.connect()
+    started = click_to_call(session, Scope.operator(), account.id, "+49891234567", esl_client.bgapi,
+                            lambda user, realm: f"sofia/controlplane/{user}@{phone}", live, nodes=[inbound])
+    session.commit()
+    listed = {c.uuid: c for c in list_calls(live, Scope.operator(), {account.tenant_id})}
+    assert listed[started.uuid].state == "ringing account" and listed[started.uuid].node == "fs-node-1"
+    time.sleep(1.0)  # the phone is ringing now
+    assert hangup_call(live, Scope.operator(), started.uuid, esl_client.api, nodes={"fs-node-1": inbound}) == "+OK"
+    assert started.uuid not in {c.uuid for c in list_calls(live, Scope.operator(), {account.tenant_id})}
+    time.sleep(2.0)
+    session.expire_all()
+    assert session.query(Cdr).filter_by(uuid=started.uuid).count() == 0  # it never reached the controller

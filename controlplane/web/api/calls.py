@@ -67,7 +67,8 @@ def list_calls(args: dict):
 def click_to_call(body: dict):
     """Click-to-call: ring the account's phone; once it answers, the call goes to `destination` and is
     decided, limited and billed like a call the phone dialled (from the far end's answer). The answer is
-    202 as soon as a media node has the command: the phone may still not pick up (nothing is billed)."""
+    202 as soon as a media node has the command: the phone may still not pick up (nothing is billed). While
+    it rings the call is listed (state `ringing account`) and `DELETE /calls/{uuid}` cancels it."""
     from controlplane.freeswitch import esl_client
     from controlplane.freeswitch.dial_strings import DialStrings
     from controlplane.settings import get_settings
@@ -75,7 +76,7 @@ def click_to_call(body: dict):
     session = db_session.current()
     dial = DialStrings.from_settings(get_settings())
     originated = call_control.click_to_call(session, scope(), body["sip_account_id"], body["destination"],
-                                            esl_client.bgapi, dial.local)
+                                            esl_client.bgapi, dial.local, LiveCalls.connect())
     commit()
     return originated
 
