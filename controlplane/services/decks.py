@@ -6,13 +6,13 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from controlplane.core.deck_csv import COLUMNS, DeckLine, parse_deck
 from controlplane.core.money import plain
-from controlplane.errors import Invalid, NotFound
-from controlplane.models import CarrierTrunk, DeckKind, Rate, RateDeck, Tenant
+from controlplane.errors import Invalid, NotFound, refuse
+from controlplane.models import CarrierTrunk, DeckKind, Plan, PlanDeck, Rate, RateDeck, SipAccount, Tenant
 from controlplane.services import audit
 from controlplane.services.listing import Page, keyset
 from controlplane.services.scope import Scope
@@ -53,6 +53,41 @@ def set_default_deck(session: Session, scope: Scope, name: str) -> RateDeck:
                  details={"name": name, "previous": previous_names})
     session.flush()
     return deck
+
+
+def delete_deck(session: Session, scope: Scope, name: str) -> None:
+    """Delete a deck nothing rates or buys with, and its rows. Refused (Conflict) while a plan lists it, a carrier
+    trunk buys with it, an account or a tenant has it as its own deck, or it is the default deck."""
+    scope.require_operator("rate decks")
+    deck = get_deck(session, name)
+    conflicts: dict[str, str] = {}
+    named_by = (
+        ("plans", "listed by plan(s)", select(Plan.name).join(PlanDeck, PlanDeck.plan_id == Plan.id)
+         .where(PlanDeck.deck_id == deck.id).order_by(Plan.name)),
+        ("trunks", "the buy deck of carrier trunk(s)", select(CarrierTrunk.name)
+         .where(CarrierTrunk.buy_deck_id == deck.id).order_by(CarrierTrunk.name)),
+        ("tenants", "the custom rates of tenant(s)", select(Tenant.name)
+         .where(Tenant.custom_deck_id == deck.id).order_by(Tenant.name)),
+    )
+    for field, what, query in named_by:
+        names = list(session.scalars(query.limit(6)))
+        if names:
+            conflicts[field] = f"{what} {', '.join(names[:5])}{' and more' if len(names) > 5 else ''}"
+    accounts = session.scalar(select(func.count()).select_from(SipAccount).where(SipAccount.rate_deck_id == deck.id))
+    if accounts:
+        conflicts["sip_accounts"] = f"the rate deck of {accounts} SIP account(s)"
+    if deck.is_default:
+        conflicts["is_default"] = "the default deck: make another deck the default first"
+    refuse({}, conflicts)
+    rows = session.scalar(select(func.count()).select_from(Rate).where(Rate.deck_id == deck.id))
+    before = {"name": deck.name, "kind": deck.kind.value, "currency": deck.currency, "version": deck.version,
+              "rows": rows}
+    session.execute(delete(Rate).where(Rate.deck_id == deck.id))
+    config_version.changed(session)  # the rows go with a bulk statement, as an import replaces them
+    deck_id = deck.id
+    session.delete(deck)
+    session.flush()
+    audit.record(session, scope.actor, "deck.delete", "rate_deck", deck_id, details={"before": before, "after": None})
 
 
 def import_deck(

@@ -12,7 +12,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.errors import NotFound, refuse
+from controlplane.errors import Conflict, NotFound, refuse
 from controlplane.esl.nodes import NodeAddress, parse_nodes
 from controlplane.models import MediaNode, Status
 from controlplane.services import audit
@@ -137,6 +137,24 @@ def set_status(session: Session, scope: Scope, name: str, status: Status) -> tup
     audit.record(session, scope.actor, f"media_node.{'enable' if status == Status.ACTIVE else 'disable'}",
                  "media_node", node.id, details={"name": name, "from": before.value, "to": status.value})
     return node, True
+
+
+def remove_node(session: Session, scope: Scope, name: str, *, live_calls: int = 0) -> None:
+    """Delete a node's row. Only a disabled node (out of the dispatcher, so no new calls) with no call left on it
+    (`live_calls`, which the adapter asks the live state): its draining calls must stay reachable over ESL."""
+    scope.require_operator("media nodes")
+    node = by_name(session, name)
+    if node.status == Status.ACTIVE:
+        raise Conflict({"status": "the node is active (calls may run on it): disable it first"})
+    if live_calls:
+        raise Conflict({"calls": f"{live_calls} call(s) still run on it: remove it once they ended"})
+    before = {"name": node.name, "sip": f"{node.host}:{node.port}", "transport": node.transport,
+              "weight": node.weight, "status": node.status.value}
+    node_id = node.id
+    session.delete(node)
+    session.flush()
+    audit.record(session, scope.actor, "media_node.delete", "media_node", node_id,
+                 details={"before": before, "after": None})
 
 
 def address_of(node: MediaNode) -> NodeAddress:

@@ -493,3 +493,309 @@ def accounts_create(session, world, tenant: str, username: str) -> int:
                                           username, f"pw-{username}-secret").account
     session.commit()
     return account.id
+
+
+# --- operator objects: update and delete ------------------------------------------------------------------------
+
+def _audited(session, action: str) -> list[AuditLog]:
+    session.rollback()  # what the app committed since
+    return list(session.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))
+
+
+def _edge(session, sql: str) -> set:
+    from sqlalchemy import text
+
+    session.rollback()
+    return set(session.execute(text(sql)).scalars())
+
+
+def test_a_carrier_is_renamed_and_tagged_and_a_taken_name_or_a_bad_value_changes_nothing(api, world, session):
+    url = f"/api/v1/carriers/{world.carrier}"
+    done = api("superadmin", "PATCH", url, json={"name": "carrier-a-renamed", "provider_tag": "wholesale"})
+    assert done.status_code == 200, done.get_json()
+    got = api("superadmin", "GET", url).get_json()
+    assert (got["name"], got["provider_tag"]) == ("carrier-a-renamed", "wholesale") == (
+        done.get_json()["name"], done.get_json()["provider_tag"])
+    assert [t["name"] for t in got["trunks"]] == ["carrier-a"]  # the trunk keeps its own name
+    [entry] = _audited(session, "carrier.update")
+    assert entry.details == {"before": {"name": "carrier-a", "provider_tag": None},
+                             "after": {"name": "carrier-a-renamed", "provider_tag": "wholesale"}}
+    assert entry.actor == f"apikey:{world.key_id['superadmin']}"
+
+    assert api("superadmin", "POST", "/api/v1/carriers", json={"name": "carrier-b", "host": "192.0.2.3"}
+               ).status_code == 201
+    taken = api("superadmin", "PATCH", url, json={"name": "carrier-b"})
+    assert taken.status_code == 409 and taken.get_json()["errors"] == {"name": ["'carrier-b' exists already"]}
+    bad = api("superadmin", "PATCH", url, json={"name": " ", "provider_tag": "x" * 65})
+    assert bad.status_code == 400 and set(bad.get_json()["errors"]) == {"name", "provider_tag"}
+    assert api("superadmin", "PATCH", url, json={"host": "192.0.2.4"}).status_code == 422  # a trunk's field
+    assert api("superadmin", "PATCH", url, json={}).status_code == 200  # nothing to change: nothing audited
+    assert api("superadmin", "GET", url).get_json()["name"] == "carrier-a-renamed"
+    assert len(_audited(session, "carrier.update")) == 1
+    assert api("reseller r1", "PATCH", url, json={"provider_tag": "mine"}).status_code == 403
+    assert api("superadmin", "PATCH", "/api/v1/carriers/999999", json={}).status_code == 404
+
+
+def test_a_trunk_update_is_checked_as_a_new_trunk_and_reaches_kamailio_s_tables(api, world, session):
+    from controlplane.models import DeckKind
+    from controlplane.services import decks
+
+    decks.import_deck(session, Scope.operator("test"), "buy-a", ["49,Germany,0.30,1,1,0\n"], kind=DeckKind.BUY)
+    session.commit()
+    carrier = api("superadmin", "GET", f"/api/v1/carriers/{world.carrier}").get_json()
+    trunk_id = carrier["trunks"][0]["id"]
+    url = f"/api/v1/carriers/{world.carrier}/trunks/{trunk_id}"
+    assert "192.0.2.1" in _edge(session, "SELECT ip_addr FROM address")
+
+    done = api("superadmin", "PATCH", url, json={"host": "192.0.2.77", "port": 5070, "strip_prefix": "00",
+                                                 "priority": 3, "buy_deck": "buy-a", "max_channels": 30})
+    assert done.status_code == 200, done.get_json()
+    [trunk] = api("superadmin", "GET", f"/api/v1/carriers/{world.carrier}").get_json()["trunks"]
+    assert trunk == done.get_json()
+    assert (trunk["host"], trunk["port"], trunk["strip_prefix"], trunk["priority"], trunk["max_channels"]) == (
+        "192.0.2.77", 5070, "00", 3, 30) and trunk["buy_deck_id"]
+    addresses = _edge(session, "SELECT ip_addr FROM address")
+    assert "192.0.2.77" in addresses and "192.0.2.1" not in addresses  # Kamailio takes calls from the new host
+    assert "192.0.2.77:5070" in _edge(session, "SELECT key_name FROM htable")
+
+    # The rules of a new trunk, on the trunk as it would be: a password needs a username, registering both.
+    before = api("superadmin", "GET", f"/api/v1/carriers/{world.carrier}").get_json()
+    for body, fields in (({"host": "not a host!", "strip_prefix": "0x"}, {"host", "strip_prefix"}),
+                         ({"password": "s3cret-pw"}, {"username"}), ({"register": True}, {"register"}),
+                         ({"buy_deck": "nope"}, {"buy_deck"}), ({"name": ""}, {"name"})):
+        bad = api("superadmin", "PATCH", url, json=body)
+        assert bad.status_code == 400 and set(bad.get_json()["errors"]) == fields, (body, bad.get_json())
+    assert api("superadmin", "PATCH", url, json={"port": 0}).status_code == 422
+    assert api("superadmin", "PATCH", url, json={"codecs": "PCMA"}).status_code == 422  # unknown field
+    api("superadmin", "POST", f"/api/v1/carriers/{world.carrier}/trunks", json={"name": "carrier-a-east",
+                                                                           "host": "192.0.2.9"})
+    taken = api("superadmin", "PATCH", url, json={"name": "carrier-a-east"})
+    assert taken.status_code == 409 and taken.get_json()["errors"] == {"name": ["'carrier-a-east' exists already"]}
+    after = api("superadmin", "GET", f"/api/v1/carriers/{world.carrier}").get_json()
+    assert after["trunks"][0] == before["trunks"][0]
+
+    registered = api("superadmin", "PATCH", url, json={"username": "acct-1", "password": "s3cret-pw",
+                                                       "register": True, "buy_deck": None})
+    assert registered.status_code == 200 and registered.get_json()["auth_mode"] == "register"
+    assert registered.get_json()["buy_deck_id"] is None and "password" not in registered.get_json()
+    assert f"trunk-{trunk_id}" in _edge(session, "SELECT l_uuid FROM uacreg")
+    updates = _audited(session, "carrier_trunk.update")
+    assert len(updates) == 2
+    assert updates[0].details["before"]["host"] == "192.0.2.1" and updates[0].details["after"]["port"] == 5070
+    assert updates[1].details["after"]["password"] == "(set)" and "s3cret" not in str(updates[1].details)
+
+    elsewhere = api("superadmin", "POST", "/api/v1/carriers", json={"name": "carrier-b", "host": "192.0.2.3"})
+    foreign = f"/api/v1/carriers/{elsewhere.get_json()['id']}/trunks/{trunk_id}"
+    assert api("superadmin", "PATCH", foreign, json={"priority": 1}).status_code == 404  # carrier-a's trunk
+    assert api("superadmin", "DELETE", foreign).status_code == 404
+    assert api("reseller r1", "PATCH", url, json={"priority": 1}).status_code == 403
+
+
+def test_a_trunk_is_deleted_only_when_nothing_needs_it(api, world, session, live):
+    from controlplane.core.cdr import CallRecord
+    from controlplane.kamailio.tables import sync
+    from controlplane.models import CarrierTrunk, TrunkAddress
+    from controlplane.services import decks
+
+    carrier_url = f"/api/v1/carriers/{world.carrier}"
+    [only] = api("superadmin", "GET", carrier_url).get_json()["trunks"]
+    alone = api("superadmin", "DELETE", f"{carrier_url}/trunks/{only['id']}")
+    assert alone.status_code == 409 and set(alone.get_json()["errors"]) == {"carrier"}
+    assert "disable the carrier instead" in alone.get_json()["errors"]["carrier"][0]
+
+    east = api("superadmin", "POST", f"{carrier_url}/trunks", json={"name": "east", "host": "192.0.2.9"}).get_json()
+    url = f"{carrier_url}/trunks/{east['id']}"
+    session.add(TrunkAddress(trunk_id=east["id"], address="198.51.100.9", mask=32))
+    session.commit()
+    account = world.account["c1"]
+
+    def refused(reason: str) -> None:
+        reply = api("superadmin", "DELETE", url)
+        assert reply.status_code == 409 and list(reply.get_json()["errors"]) == [reason], reply.get_json()
+        assert api("superadmin", "GET", carrier_url).get_json()["trunks"][-1]["name"] == "east"
+
+    assert api("superadmin", "POST", f"/api/v1/sip-accounts/{account}/routing", json={"trunk": "east"}
+               ).status_code == 200
+    refused("sip_accounts")
+    api("superadmin", "POST", f"/api/v1/sip-accounts/{account}/routing", json={})
+    group = api("superadmin", "POST", "/api/v1/trunk-groups", json={"name": "g", "trunks": ["east"]}).get_json()
+    refused("trunk_groups")
+    assert api("superadmin", "DELETE", f"/api/v1/trunk-groups/{group['id']}").status_code == 204
+    decks.import_deck(session, Scope.operator("test"), "buy-east", ["49,Germany,0.30,1,1,0,0,0,0,,east\n"])
+    session.commit()
+    refused("rates")
+    decks.import_deck(session, Scope.operator("test"), "buy-east", ["49,Germany,0.30,1,1,0\n"])
+    session.commit()
+    live.admit("on-east", world.tenant["c1"], account, None, None, {"uuid": "on-east", "tenant": world.tenant["c1"]})
+    assert live.take_channel("on-east", east["id"], None, "east")
+    refused("calls")  # its CDR, written when it ends, names the trunk
+    live.end("on-east")
+    cdrs.write_many(session, [CallRecord(uuid="over-east", direction="outbound", tenant_id=world.tenant["c1"],
+                                         trunk_id=east["id"], disposition="ANSWERED")])
+    session.commit()
+    refused("cdrs")
+    assert "disable it instead" in api("superadmin", "DELETE", url).get_json()["errors"]["cdrs"][0]
+    assert not _audited(session, "carrier_trunk.delete")
+
+    west = api("superadmin", "POST", f"{carrier_url}/trunks", json={"name": "west", "host": "192.0.2.10"}).get_json()
+    session.add(TrunkAddress(trunk_id=west["id"], address="198.51.100.10", mask=32))
+    session.commit()
+    sync(session)  # what a write through the API does after its commit
+    assert "198.51.100.10" in _edge(session, "SELECT ip_addr FROM address")
+    gone = api("superadmin", "DELETE", f"{carrier_url}/trunks/{west['id']}")
+    assert gone.status_code == 204 and gone.data == b""
+    assert [t["name"] for t in api("superadmin", "GET", carrier_url).get_json()["trunks"]] == ["carrier-a", "east"]
+    assert api("superadmin", "DELETE", f"{carrier_url}/trunks/{west['id']}").status_code == 404
+    session.rollback()
+    assert session.get(CarrierTrunk, west["id"]) is None
+    assert not session.query(TrunkAddress).filter_by(trunk_id=west["id"]).count()
+    assert not {"192.0.2.10", "198.51.100.10"} & _edge(session, "SELECT ip_addr FROM address")
+    [entry] = _audited(session, "carrier_trunk.delete")
+    assert entry.entity_id == str(west["id"]) and entry.details["after"] is None
+    assert entry.details["before"]["addresses"] == ["198.51.100.10/32"]
+    assert api("reseller r1", "DELETE", url).status_code == 403
+
+
+def test_a_trunk_group_is_reordered_and_deleted_when_no_account_routes_over_it(api, world, session):
+    api("superadmin", "POST", f"/api/v1/carriers/{world.carrier}/trunks", json={"name": "east", "host": "192.0.2.9"})
+    made = api("superadmin", "POST", "/api/v1/trunk-groups", json={"name": "g", "trunks": ["carrier-a", "east"]})
+    ids, url = made.get_json()["trunk_ids"], f"/api/v1/trunk-groups/{made.get_json()['id']}"
+
+    done = api("superadmin", "PATCH", url, json={"trunks": ["east", "carrier-a"]})
+    assert done.status_code == 200 and done.get_json()["trunk_ids"] == ids[::-1]
+    [listed] = api("superadmin", "GET", "/api/v1/trunk-groups").get_json()["items"]
+    assert listed["trunk_ids"] == ids[::-1]
+    for body in ({"trunks": []}, {"trunks": ["east", "east"]}, {"trunks": ["nope"]}):
+        bad = api("superadmin", "PATCH", url, json=body)
+        assert bad.status_code == 400 and set(bad.get_json()["errors"]) == {"trunks"}, body
+    assert api("superadmin", "PATCH", url, json={}).get_json()["trunk_ids"] == ids[::-1]
+    assert api("superadmin", "PATCH", url, json={"name": "other"}).status_code == 422
+    [entry] = _audited(session, "trunk_group.update")
+    assert entry.details == {"before": {"trunks": ["carrier-a", "east"]}, "after": {"trunks": ["east", "carrier-a"]}}
+
+    account = world.account["c1"]
+    api("superadmin", "POST", f"/api/v1/sip-accounts/{account}/routing", json={"trunk_group": "g"})
+    used = api("superadmin", "DELETE", url)
+    assert used.status_code == 409 and set(used.get_json()["errors"]) == {"sip_accounts"}
+    assert api("superadmin", "GET", "/api/v1/trunk-groups").get_json()["items"] == [listed]
+    api("superadmin", "POST", f"/api/v1/sip-accounts/{account}/routing", json={})
+    assert api("reseller r1", "DELETE", url).status_code == 403
+    assert api("superadmin", "DELETE", url).status_code == 204
+    assert api("superadmin", "GET", "/api/v1/trunk-groups").get_json()["items"] == []
+    assert api("superadmin", "PATCH", url, json={}).status_code == 404
+    [entry] = _audited(session, "trunk_group.delete")
+    assert entry.details == {"before": {"name": "g", "trunks": ["east", "carrier-a"]}, "after": None}
+
+
+def test_a_plan_is_read_changed_and_deleted_when_no_tenant_is_on_it(api, world, session):
+    from controlplane.services import decks
+
+    decks.import_deck(session, Scope.operator("test"), "premium", ["4930,Berlin,0.90,1,1,0\n"])
+    session.commit()
+    basic = next(p for p in api("superadmin", "GET", "/api/v1/plans").get_json()["items"] if p["name"] == "basic")
+    url = f"/api/v1/plans/{basic['id']}"
+    assert api("superadmin", "GET", url).get_json() == basic
+
+    done = api("superadmin", "PATCH", url, json={"decks": ["premium", "retail"], "markup_pct": "12.5"})
+    assert done.status_code == 200, done.get_json()
+    got = api("superadmin", "GET", url).get_json()
+    assert got == done.get_json() and Decimal(got["markup_pct"]) == Decimal("12.5") and len(got["deck_ids"]) == 2
+    quote = api("superadmin", "GET", "/api/v1/quote", query_string={
+        "tenant_id": world.tenant["c1"], "number": "+4930123456", "billsec": 60}).get_json()
+    assert Decimal(quote["cost"]) > Decimal("0.90")  # the first deck's row, marked up
+    [entry] = _audited(session, "plan.update")
+    assert entry.details == {"before": {"decks": ["retail"], "markup_pct": "0"},
+                             "after": {"decks": ["premium", "retail"], "markup_pct": "12.5"}}
+
+    api("superadmin", "POST", "/api/v1/plans", json={"name": "gold", "decks": ["premium"]})
+    for body, status, field in (({"decks": ["nope"]}, 400, "decks"), ({"decks": []}, 400, "decks"),
+                                ({"markup_pct": "-1"}, 400, "markup_pct"), ({"name": "gold"}, 409, "name"),
+                                ({"markup_pct": "100000"}, 400, "markup_pct"), ({"currency": "EUR"}, 422, "currency")):
+        bad = api("superadmin", "PATCH", url, json=body)
+        assert bad.status_code == status and set(bad.get_json()["errors"]) == {field}, (body, bad.get_json())
+    assert api("superadmin", "GET", url).get_json() == got
+    assert len(_audited(session, "plan.update")) == 1
+
+    used = api("superadmin", "DELETE", url)
+    assert used.status_code == 409 and set(used.get_json()["errors"]) == {"tenants"}
+    assert "move them to another plan first" in used.get_json()["errors"]["tenants"][0]
+    assert api("superadmin", "GET", url).status_code == 200
+    gold = next(p for p in api("superadmin", "GET", "/api/v1/plans").get_json()["items"] if p["name"] == "gold")
+    assert api("reseller r1", "DELETE", f"/api/v1/plans/{gold['id']}").status_code == 403
+    assert api("superadmin", "DELETE", f"/api/v1/plans/{gold['id']}").status_code == 204
+    assert api("superadmin", "GET", f"/api/v1/plans/{gold['id']}").status_code == 404
+    [entry] = _audited(session, "plan.delete")
+    assert entry.details == {"before": {"name": "gold", "decks": ["premium"], "markup_pct": "0"}, "after": None}
+
+
+def test_a_deck_is_deleted_with_its_rates_only_when_nothing_rates_or_buys_with_it(api, world, session):
+    from controlplane.models import Rate, RateDeck, SipAccount, Tenant
+    from controlplane.services import decks
+
+    op = Scope.operator("test")
+    for name in ("spare", "buy-a"):
+        decks.import_deck(session, op, name, ["49,Germany,0.60,1,1,0\n", "33,France,0.50,1,1,0\n"])
+    session.commit()
+
+    def refused(name: str, reason: str) -> None:
+        reply = api("superadmin", "DELETE", f"/api/v1/decks/{name}")
+        assert reply.status_code == 409 and reason in reply.get_json()["errors"], reply.get_json()
+        assert api("superadmin", "GET", f"/api/v1/decks/{name}/rates").status_code == 200
+
+    refused("retail", "plans")  # basic lists it
+    api("superadmin", "PATCH", f"/api/v1/carriers/{world.carrier}/trunks/"
+        f"{api('superadmin', 'GET', f'/api/v1/carriers/{world.carrier}').get_json()['trunks'][0]['id']}",
+        json={"buy_deck": "buy-a"})
+    refused("buy-a", "trunks")
+    session.query(SipAccount).filter_by(id=world.account["c1"]).update(
+        {"rate_deck_id": session.scalar(select(RateDeck.id).where(RateDeck.name == "spare"))})
+    session.commit()
+    refused("spare", "sip_accounts")
+    session.query(SipAccount).filter_by(id=world.account["c1"]).update({"rate_deck_id": None})
+    session.commit()
+    custom = api("superadmin", "POST", f"/api/v1/tenants/{world.tenant['c1']}/custom-rates",
+                 data="4930,Berlin,0.20,60,60,0\n", content_type="text/csv")
+    assert custom.status_code == 200
+    refused(f"custom:{world.tenant['c1']}", "tenants")
+    decks.set_default_deck(session, op, "spare")
+    session.commit()
+    refused("spare", "is_default")
+    assert not _audited(session, "deck.delete")
+    decks.set_default_deck(session, op, "buy-a")
+    session.commit()
+
+    deck_id = session.scalar(select(RateDeck.id).where(RateDeck.name == "spare"))
+    assert api("reseller r1", "DELETE", "/api/v1/decks/spare").status_code == 403
+    gone = api("superadmin", "DELETE", "/api/v1/decks/spare")
+    assert gone.status_code == 204
+    assert api("superadmin", "GET", "/api/v1/decks/spare/rates").status_code == 404
+    assert "spare" not in {d["name"] for d in api("superadmin", "GET", "/api/v1/decks").get_json()["items"]}
+    session.rollback()
+    assert not session.query(Rate).filter_by(deck_id=deck_id).count()
+    assert session.query(Tenant).count() == len(world.tenant)  # nothing else went with it
+    assert api("superadmin", "DELETE", "/api/v1/decks/spare").status_code == 404
+    [entry] = _audited(session, "deck.delete")
+    assert entry.details["before"] == {"name": "spare", "kind": "sell", "currency": "USD", "version": 1, "rows": 2}
+
+
+def test_a_node_is_removed_only_once_disabled_and_drained(api, world, session, live):
+    url = "/api/v1/nodes/fs-seed"
+    assert any(row.endswith("192.0.2.80:5060") for row in _edge(session, "SELECT destination FROM dispatcher"))
+    active = api("superadmin", "DELETE", url)
+    assert active.status_code == 409 and set(active.get_json()["errors"]) == {"status"}
+    assert api("superadmin", "POST", f"{url}/disable").get_json()["changed"] is True
+    live.admit("draining", world.tenant["c1"], world.account["c1"], None, None,
+               {"uuid": "draining", "tenant": world.tenant["c1"], "node": "fs-seed"})
+    draining = api("superadmin", "DELETE", url)
+    assert draining.status_code == 409 and set(draining.get_json()["errors"]) == {"calls"}
+    assert "fs-seed" in {n["name"] for n in api("superadmin", "GET", "/api/v1/nodes").get_json()["items"]}
+    assert not _audited(session, "media_node.delete")
+    live.end("draining")
+    assert api("reseller r1", "DELETE", url).status_code == 403
+    assert api("superadmin", "DELETE", url).status_code == 204
+    assert api("superadmin", "GET", "/api/v1/nodes").get_json()["items"] == []
+    assert api("superadmin", "DELETE", url).status_code == 404
+    assert api("superadmin", "POST", f"{url}/enable").status_code == 404
+    [entry] = _audited(session, "media_node.delete")
+    assert entry.details == {"before": {"name": "fs-seed", "sip": "192.0.2.80:5060", "transport": "udp",
+                                        "weight": 50, "status": "disabled"}, "after": None}

@@ -10,6 +10,7 @@ the caller's part of the tree.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -74,7 +75,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/api/v1/cdrs/<int:cdr_id>"): Route("cdr"),
     ("GET", "/api/v1/calls"): Route(list_of="call"),
     ("DELETE", "/api/v1/calls/<string:uuid>"): Route("call", needs_edge=True),
-    ("POST", "/api/v1/calls"): Route(),  # the account in the body: test_click_to_call_is_scoped_checked_and_reaches_the_node
+    # The account in the body: test_behaviour.py::test_click_to_call_is_scoped_checked_and_reaches_the_node
+    ("POST", "/api/v1/calls"): Route(),
     ("GET", "/api/v1/api-keys"): Route(list_of="key"),
     ("POST", "/api/v1/api-keys"): Route(body={"scopes": ["cdrs:read"], "name": "matrix"}),
     ("GET", "/api/v1/api-keys/<int:key_id>"): Route("key"),
@@ -95,17 +97,28 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/api/v1/nodes"): Route(operator_only=True, body={"name": "fs-matrix", "sip": "192.0.2.70"}),
     ("POST", "/api/v1/nodes/<string:name>/disable"): Route(operator_only=True),
     ("POST", "/api/v1/nodes/<string:name>/enable"): Route(operator_only=True),
+    ("DELETE", "/api/v1/nodes/<node:name>"): Route(operator_only=True),  # a spare node, disabled: _operator_url
     ("GET", "/api/v1/carriers/<int:carrier_id>"): Route(operator_only=True),
+    ("PATCH", "/api/v1/carriers/<int:carrier_id>"): Route(operator_only=True, body={"provider_tag": "matrix"}),
+    ("PATCH", "/api/v1/carriers/<int:carrier_id>/trunks/<int:trunk_id>"): Route(operator_only=True,
+                                                                               body={"priority": 5}),
+    ("DELETE", "/api/v1/carriers/<int:carrier_id>/trunks/<int:trunk_id>"): Route(operator_only=True),
     ("POST", "/api/v1/carriers/<int:carrier_id>/trunks"): Route(operator_only=True,
                                                                 body={"name": "carrier-a-2", "host": "192.0.2.2"}),
     ("POST", "/api/v1/carriers/<int:carrier_id>/disable"): Route(operator_only=True),
     ("POST", "/api/v1/carriers/<int:carrier_id>/enable"): Route(operator_only=True),
     ("GET", "/api/v1/trunk-groups"): Route(operator_only=True),
     ("POST", "/api/v1/trunk-groups"): Route(operator_only=True, body={"name": "matrix-group", "trunks": ["carrier-a"]}),
+    ("PATCH", "/api/v1/trunk-groups/<int:group_id>"): Route(operator_only=True, body={"trunks": ["carrier-a"]}),
+    ("DELETE", "/api/v1/trunk-groups/<int:group_id>"): Route(operator_only=True),
     ("GET", "/api/v1/carriers/registrations"): Route(operator_only=True, needs_edge=True),
     ("GET", "/api/v1/plans"): Route(operator_only=True),
     ("GET", "/api/v1/decks"): Route(operator_only=True),
     ("POST", "/api/v1/plans"): Route(operator_only=True, body={"name": "matrix-plan", "decks": ["retail"]}),
+    ("GET", "/api/v1/plans/<int:plan_id>"): Route(operator_only=True),
+    ("PATCH", "/api/v1/plans/<int:plan_id>"): Route(operator_only=True, body={"markup_pct": "5"}),
+    ("DELETE", "/api/v1/plans/<int:plan_id>"): Route(operator_only=True),
+    ("DELETE", "/api/v1/decks/<string:name>"): Route(operator_only=True),  # a spare deck: _operator_url
     ("GET", "/api/v1/decks/<string:name>/rates"): Route(operator_only=True),
     ("GET", "/api/v1/decks/<string:name>/export"): Route(operator_only=True),
     ("POST", "/api/v1/decks/<string:name>/import"): Route(operator_only=True),
@@ -285,22 +298,59 @@ def test_totals_and_export_cover_the_scope_only(api, world):
 
 
 @pytest.mark.parametrize(("method", "rule"), [k for k, v in ROUTES.items() if v.operator_only], ids=lambda v: str(v))
-def test_operator_resources_refuse_tenant_scopes(api, world, method, rule):
+def test_operator_resources_refuse_tenant_scopes(api, world, session, method, rule):
     route = ROUTES[(method, rule)]
-    url = rule.replace("<string:name>", "fs-seed" if rule.startswith("/api/v1/nodes/") else "retail")
-    url = url.replace("<int:carrier_id>", str(world.carrier))
     for who in CALLERS:
+        url = _operator_url(session, world, method, rule)
         if url.endswith("/import"):
             reply = api(who, method, url, data="49,Germany,0.60,1,1,0\n", content_type="text/csv")
         else:
             reply = api(who, method, url, json=route.body)
         reply.get_data()  # a streamed body is read to its end (the request context closes with it)
         if who in OPERATORS:
-            # The second operator's create names what the first made: a conflict, as it should be.
+            # The second operator's create names what the first made: a conflict, as it should be. A DELETE
+            # meets a spare object of its own (_operator_url): gone, for each operator.
             ok = (200, 201, 202) if who == "superadmin" else (200, 201, 202, 409)
+            ok = (204,) if method == "DELETE" else ok
             assert reply.status_code in ok + ((503,) if route.needs_edge else ()), (who, reply.json)
         else:
             assert reply.status_code == 403, (who, reply.status_code)
+
+
+_spare_names = itertools.count(1)
+
+
+def _operator_url(session, world: World, method: str, rule: str) -> str:
+    """An operator-only row's URL for one caller: the seeded objects, and a spare object of its own (made here,
+    nothing uses it) wherever the row may delete what it names, so each caller's DELETE meets a deletable one."""
+    from controlplane.models import Status
+    from controlplane.services import carriers, decks, nodes, plans
+    from controlplane.services.scope import Scope
+
+    op, n = Scope.operator("test"), next(_spare_names)
+    url = rule.replace("<int:carrier_id>", str(world.carrier))
+    if "<int:trunk_id>" in url:
+        carrier = carriers.get_carrier(session, op, world.carrier)
+        trunk = carriers.add_trunk(session, op, carrier, name=f"spare-trunk-{n}", host=f"192.0.2.{100 + n % 100}")
+        url = url.replace("<int:trunk_id>", str(trunk.id))
+    if "<int:plan_id>" in url:
+        url = url.replace("<int:plan_id>", str(plans.create_plan(session, op, name=f"spare-plan-{n}",
+                                                                 decks=["retail"]).id))
+    if "<int:group_id>" in url:
+        url = url.replace("<int:group_id>", str(carriers.create_trunk_group(session, op, f"spare-group-{n}",
+                                                                            ["carrier-a"]).id))
+    url = url.replace("<node:name>", "<string:name>")  # a node's name, but never `dispatcher`
+    if "<string:name>" in url:
+        nodes_row = rule.startswith("/api/v1/nodes/")
+        name = "fs-seed" if nodes_row else "retail"
+        if method == "DELETE" and nodes_row:
+            name = nodes.add_node(session, op, name=f"fs-spare-{n}", sip=f"192.0.2.{100 + n % 100}:{5000 + n}").name
+            nodes.set_status(session, op, name, Status.DISABLED)  # only a disabled node may go
+        elif method == "DELETE":
+            name = decks.import_deck(session, op, f"spare-deck-{n}", ["49,Germany,0.60,1,1,0\n"]).name
+        url = url.replace("<string:name>", name)
+    session.commit()
+    return url
 
 
 def test_creates_land_inside_the_scope(api, world, session):

@@ -75,6 +75,8 @@ def init_api(app: Flask, assets_dir: str) -> Api:
         users,
     )
 
+    app.url_map.converters["node"] = operator.NodeName  # before the routes that use it
+    api.register_converter(operator.NodeName, lambda _converter: {"type": "string"})
     for module in (tenants, users, sip_accounts, dids, money, cdrs, calls, quote, api_keys, audit, operator, jobs):
         api.register_blueprint(module.blp)
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
+from werkzeug.routing import BaseConverter
 
 from controlplane.errors import Invalid
 from controlplane.jobs.decks import enqueue_import
-from controlplane.models import DeckKind, Status
+from controlplane.models import CarrierTrunk, DeckKind, Status
 from controlplane.services import carriers, decks, nodes, plans
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, commit, decode_cursor, page_body, scope
@@ -16,6 +17,13 @@ from controlplane.web.api.edge import edge_call, status_changed, sync_edge
 from controlplane.web.api.schemas import PageArgs, list_of, money, page_of, status_change_of
 
 blp = Blueprint("operator", __name__, url_prefix="/api/v1", description="Carriers, media nodes, plans, decks")
+
+
+class NodeName(BaseConverter):
+    """A media node's name as a whole path segment, `<node:name>`, except `dispatcher`: /nodes/dispatcher is the
+    edge's view of the nodes (GET), so DELETE /nodes/<name> must not claim that path as well."""
+
+    regex = r"(?!dispatcher$)[^/]+"
 
 
 class TrunkSchema(Schema):
@@ -28,6 +36,10 @@ class TrunkSchema(Schema):
     username = fields.String(allow_none=True)  # never the password
     max_channels = fields.Integer(allow_none=True)
     priority = fields.Integer()
+    buy_deck_id = fields.Integer(allow_none=True)
+    strip_prefix = fields.String()
+    add_prefix = fields.String()
+    is_default = fields.Boolean()
     status = fields.String(attribute="status.value")
 
 
@@ -81,6 +93,7 @@ class PlanSchema(Schema):
     id = fields.Integer()
     name = fields.String()
     markup_pct = money()
+    deck_ids = fields.Function(lambda p: [d.deck_id for d in p.decks], metadata={"description": "in order"})
 
 
 class DeckSchema(Schema):
@@ -163,6 +176,14 @@ class PlanCreateSchema(Schema):
     markup_pct = money(load_default="0")
 
 
+class PlanUpdateSchema(Schema):
+    """Any of a plan's fields; those left out stay as they are."""
+
+    name = fields.String()
+    decks = fields.List(fields.String(), metadata={"description": "the whole list, first match wins"})
+    markup_pct = money()
+
+
 class RateSchema(Schema):
     id = fields.Integer()
     prefix = fields.String()
@@ -198,6 +219,44 @@ def create_plan(data: dict):
     plan = plans.create_plan(db_session.current(), scope(), **data)
     commit()
     return plan
+
+
+@blp.route("/plans/<int:plan_id>")
+@access("plans", "read")
+@blp.response(200, PlanSchema)
+def get_plan(plan_id: int):
+    return plans.get_plan(db_session.current(), scope(), plan_id)
+
+
+@blp.route("/plans/<int:plan_id>", methods=["PATCH"])
+@access("plans", "write")
+@blp.arguments(PlanUpdateSchema)
+@blp.response(200, PlanSchema)
+def update_plan(data: dict, plan_id: int):
+    session = db_session.current()
+    plan = plans.update_plan(session, scope(), plans.get_plan(session, scope(), plan_id), data)
+    commit()
+    return plan
+
+
+@blp.route("/plans/<int:plan_id>", methods=["DELETE"])
+@access("plans", "write")
+@blp.response(204)
+def delete_plan(plan_id: int):
+    """Only a plan no tenant is on (409 otherwise)."""
+    session = db_session.current()
+    plans.delete_plan(session, scope(), plans.get_plan(session, scope(), plan_id))
+    commit()
+
+
+@blp.route("/decks/<string:name>", methods=["DELETE"])
+@access("decks", "write")
+@blp.response(204)
+def delete_deck(name: str):
+    """A deck and its rates; 409 while a plan, a carrier trunk, an account or a tenant uses it, or it is the
+    default deck."""
+    decks.delete_deck(db_session.current(), scope(), name)
+    commit()
 
 
 @blp.route("/decks/<string:name>/rates")
@@ -251,6 +310,10 @@ class TrunkGroupCreateSchema(Schema):
     trunks = fields.List(fields.String(), required=True, metadata={"description": "carrier trunk names, in order"})
 
 
+class TrunkGroupUpdateSchema(Schema):
+    trunks = fields.List(fields.String(), metadata={"description": "carrier trunk names, in order (the whole list)"})
+
+
 class NodeCreateSchema(Schema):
     name = fields.String(required=True, metadata={"description": "the node's switchname"})
     sip = fields.String(required=True, metadata={"description": "HOST[:PORT]"})
@@ -275,6 +338,29 @@ def create_trunk_group(data: dict):
     group = carriers.create_trunk_group(db_session.current(), scope(), data["name"], data["trunks"])
     commit()
     return group
+
+
+@blp.route("/trunk-groups/<int:group_id>", methods=["PATCH"])
+@access("carriers", "write")
+@blp.arguments(TrunkGroupUpdateSchema)
+@blp.response(200, TrunkGroupSchema)
+def update_trunk_group(data: dict, group_id: int):
+    session = db_session.current()
+    group = carriers.get_trunk_group(session, scope(), group_id)
+    if "trunks" in data:
+        carriers.update_trunk_group(session, scope(), group, data["trunks"])
+    commit()
+    return group
+
+
+@blp.route("/trunk-groups/<int:group_id>", methods=["DELETE"])
+@access("carriers", "write")
+@blp.response(204)
+def delete_trunk_group(group_id: int):
+    """Only a group no account routes over (409 otherwise)."""
+    session = db_session.current()
+    carriers.delete_trunk_group(session, scope(), carriers.get_trunk_group(session, scope(), group_id))
+    commit()
 
 
 @blp.route("/nodes", methods=["POST"])
@@ -308,6 +394,25 @@ def enable_node(name: str):
     return _node_status(name, Status.ACTIVE)
 
 
+@blp.route("/nodes/<node:name>", methods=["DELETE"])
+@access("nodes", "write")
+@blp.response(204)
+def remove_node(name: str):
+    """Only a disabled node with no call left on it (409 otherwise): disable it, let its calls end, then remove it."""
+    caller = scope()
+    caller.require_operator("media nodes")
+    nodes.remove_node(db_session.current(), caller, name, live_calls=_live_calls("node", name))
+    commit()
+    sync_edge()
+
+
+def _live_calls(kind: str, ident: object) -> int:
+    """How many calls run on a node or over a carrier trunk now (the live state in Redis)."""
+    from controlplane.state.live_calls import LiveCalls
+
+    return len(LiveCalls.connect().uuids(kind, ident))
+
+
 class TrunkCreateSchema(CarrierCreateSchema):
     """A further trunk of a carrier: the same fields its first trunk was created with."""
 
@@ -329,6 +434,72 @@ def add_trunk(data: dict, carrier_id: int):
     commit()
     sync_edge()  # a new address Kamailio relays legs to and takes calls from
     return trunk
+
+
+class CarrierUpdateSchema(Schema):
+    """Any of a carrier's own fields; its trunks are changed one by one."""
+
+    name = fields.String()
+    provider_tag = fields.String(allow_none=True)
+
+
+class TrunkUpdateSchema(Schema):
+    """Any of a trunk's fields; those left out stay as they are. null clears buy_deck, max_channels (no limit),
+    username and password."""
+
+    name = fields.String()
+    host = fields.String()
+    port = fields.Integer(validate=validate.Range(1, 65535))
+    transport = fields.String(validate=validate.OneOf(["udp", "tcp", "tls"]))
+    buy_deck = fields.String(allow_none=True)
+    priority = fields.Integer()
+    max_channels = fields.Integer(allow_none=True, validate=validate.Range(0))
+    strip_prefix = fields.String()
+    add_prefix = fields.String()
+    is_default = fields.Boolean()
+    username = fields.String(allow_none=True)
+    password = fields.String(allow_none=True, load_only=True)
+    register = fields.Boolean()
+
+
+@blp.route("/carriers/<int:carrier_id>", methods=["PATCH"])
+@access("carriers", "write")
+@blp.arguments(CarrierUpdateSchema)
+@blp.response(200, CarrierSchema)
+def update_carrier(data: dict, carrier_id: int):
+    session = db_session.current()
+    carrier = carriers.update_carrier(session, scope(), carriers.get_carrier(session, scope(), carrier_id), data)
+    commit()
+    sync_edge()
+    return carrier
+
+
+def _trunk_of(carrier_id: int, trunk_id: int) -> CarrierTrunk:
+    session = db_session.current()
+    return carriers.get_trunk(session, scope(), carriers.get_carrier(session, scope(), carrier_id), trunk_id)
+
+
+@blp.route("/carriers/<int:carrier_id>/trunks/<int:trunk_id>", methods=["PATCH"])
+@access("carriers", "write")
+@blp.arguments(TrunkUpdateSchema)
+@blp.response(200, TrunkSchema)
+def update_trunk(data: dict, carrier_id: int, trunk_id: int):
+    trunk = carriers.update_trunk(db_session.current(), scope(), _trunk_of(carrier_id, trunk_id), data)
+    commit()
+    sync_edge()  # its address, port, transport or registration is in Kamailio's tables
+    return trunk
+
+
+@blp.route("/carriers/<int:carrier_id>/trunks/<int:trunk_id>", methods=["DELETE"])
+@access("carriers", "write")
+@blp.response(204)
+def delete_trunk(carrier_id: int, trunk_id: int):
+    """Only a trunk nothing needs (409 otherwise): not the carrier's only one, no account, trunk group or rate
+    routing over it, no CDR and no live call naming it."""
+    trunk = _trunk_of(carrier_id, trunk_id)
+    carriers.delete_trunk(db_session.current(), scope(), trunk, live_calls=_live_calls("trunk", trunk.id))
+    commit()
+    sync_edge()
 
 
 def _carrier_status(carrier_id: int, status: Status) -> dict:
