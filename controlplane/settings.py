@@ -44,6 +44,21 @@ class Settings:
     secret_key: str = field(default_factory=lambda: _env("CP_SECRET_KEY", "dev-only-change-me"))
     # Requests per API key (or per address when unauthenticated), as the `limits` library writes a rate.
     api_rate_limit: str = field(default_factory=lambda: _env("CP_API_RATE_LIMIT", "600/minute"))
+    # The portal: minutes a login session lasts without a request; failed logins that lock an account (per
+    # email) or an address (per IP) for `login_lock_minutes`, counted over that many minutes.
+    portal_session_minutes: int = field(default_factory=lambda: int(_env("CP_PORTAL_SESSION_MINUTES", "60")))
+    login_max_failures: int = field(default_factory=lambda: int(_env("CP_LOGIN_MAX_FAILURES", "5")))
+    login_ip_max_failures: int = field(default_factory=lambda: int(_env("CP_LOGIN_IP_MAX_FAILURES", "20")))
+    login_lock_minutes: int = field(default_factory=lambda: int(_env("CP_LOGIN_LOCK_MINUTES", "15")))
+    # Self sign-up (a new client tenant below the operator, with CP_SIGNUP_PLAN) and mail for it and resets.
+    signup: bool = field(default_factory=lambda: _env("CP_SIGNUP", "1").lower() in ("1", "true", "yes"))
+    signup_plan: str = field(default_factory=lambda: _env("CP_SIGNUP_PLAN", ""))
+    smtp_host: str = field(default_factory=lambda: _env("CP_SMTP_HOST", "127.0.0.1"))
+    smtp_port: int = field(default_factory=lambda: int(_env("CP_SMTP_PORT", "25")))
+    smtp_user: str = field(default_factory=lambda: _env("CP_SMTP_USER", ""))
+    smtp_password: str = field(default_factory=lambda: _env("CP_SMTP_PASSWORD", ""))
+    smtp_starttls: bool = field(default_factory=lambda: _env("CP_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"))
+    mail_from: str = field(default_factory=lambda: _env("CP_MAIL_FROM", "controlplane@localhost"))
     # npm-installed browser assets (web-assets/node_modules, installed by scripts/bootstrap.sh).
     web_assets: str = field(default_factory=lambda: _env(
         "CP_WEB_ASSETS", str(Path(__file__).resolve().parents[1] / "web-assets" / "node_modules")))

@@ -91,6 +91,10 @@ class User(Timestamped, Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # A tenant's normal user acts as this one SIP account: it sees that account and its calls only.
     sip_account_id: Mapped[int | None] = mapped_column(ForeignKey("sip_accounts.id"))
+    # Set when the user proved the address (sign-up's link) or was made by someone above; a self-signed-up
+    # user without it cannot log in.
+    email_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     tenant: Mapped[Tenant] = relationship()
 

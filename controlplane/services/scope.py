@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from controlplane.errors import Forbidden, NotFound
-from controlplane.models import Role, Tenant, TenantRole, User
+from controlplane.models import Role, Tenant, TenantKind, TenantRole, User
 
 T = TypeVar("T")
 
@@ -110,3 +110,17 @@ def for_user(session: Session, user: User, actor: str | None = None) -> Scope:
     own = None if user.tenant_role == TenantRole.ADMIN else user.id
     return Scope(actor=actor, role=user.role, tenant_ids=frozenset({user.tenant_id}), user_id=own,
                  account_id=user.sip_account_id if own else None, home=user.tenant_id, acting_user=user.id)
+
+
+def masquerade(session: Session, real: Scope, tenant: Tenant) -> Scope:
+    """`real` (an operator, or a reseller above `tenant`) acting as `tenant`'s administrator would: what that
+    tenant's admin sees and may do, nothing more. The actor names both, so every write of the masquerade is
+    audited as the real user's. A client, or a reseller on its own tenant, may not."""
+    real.require_above(tenant, tenant.id, f"tenant {tenant.id}", "only an operator or a reseller above a tenant "
+                       "may use its account")
+    if tenant.kind == TenantKind.OPERATOR:
+        raise Forbidden("the operator's own tenant is not a customer account")
+    role = Role.RESELLER if tenant.kind == TenantKind.RESELLER else Role.CLIENT
+    ids = subtree(session, tenant.id) if role == Role.RESELLER else frozenset({tenant.id})
+    return Scope(actor=f"{real.actor}@tenant:{tenant.id}", role=role, tenant_ids=ids, home=tenant.id,
+                 acting_user=real.acting_user)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from controlplane.errors import Forbidden, NotFound, refuse
+from controlplane.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, refuse
 from controlplane.models import Role, SipAccount, Tenant, TenantKind, TenantRole, User
+from controlplane.models.base import utcnow
 from controlplane.services import audit
 from controlplane.services.accounts import generate_password
 from controlplane.services.listing import Page, keyset
@@ -107,3 +109,87 @@ def set_active(session: Session, scope: Scope, user: User, active: bool) -> bool
     audit.record(session, scope.actor, "user.enable" if active else "user.disable", "user", user.id,
                  user.tenant_id, {"before": {"active": not active}, "after": {"active": active}})
     return True
+
+
+class Throttle(Protocol):
+    """Failed logins counted per account and address (controlplane.state.login_throttle in production)."""
+
+    def locked_for(self, email: str, ip: str) -> int: ...
+    def failed(self, email: str, ip: str) -> list[str]: ...
+    def succeeded(self, email: str) -> None: ...
+
+
+WRONG = "wrong email or password"
+
+
+def log_in(session: Session, email: str, password: str, ip: str, throttle: Throttle) -> User:
+    """The portal user these credentials name. Refused the same way whether the email exists or not; after
+    repeated failures the account (or the address) is locked for a while (RateLimited with the seconds left);
+    failures, locks and logins are audited."""
+    email = (email or "").strip().lower()
+    wait = throttle.locked_for(email, ip)
+    if wait:
+        raise RateLimited(wait)
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None or not verify_password(user, password or "") or not user.active:
+        locked = throttle.failed(email, ip)
+        audit.record(session, "portal", "user.login_failed", "user", user.id if user else None,
+                     user.tenant_id if user else None, {"email": email, "ip": ip, "locked": locked})
+        raise Unauthorized(WRONG)
+    if user.email_verified_at is None:
+        raise Forbidden("confirm your email address first: follow the link we mailed you")
+    throttle.succeeded(email)
+    user.last_login_at = utcnow()
+    audit.record(session, f"user:{user.id}", "user.login", "user", user.id, user.tenant_id, {"ip": ip})
+    return user
+
+
+def sign_up(session: Session, email: str, password: str, company: str, realm_domain: str,
+            plan: str | None = None) -> User:
+    """A new client tenant below the operator with its first admin, who must confirm the address before
+    logging in (its email_verified_at stays unset until then)."""
+    from controlplane.services.tenants import create_tenant
+
+    email = (email or "").strip().lower()
+    company = (company or "").strip()
+    errors: dict[str, str] = {}
+    if not EMAIL.match(email):
+        errors["email"] = "an email address"
+    elif session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict({"email": "an account with this address exists: log in or reset its password"})
+    if len(password or "") < 10:
+        errors["password"] = "at least 10 characters"
+    if not 2 <= len(company) <= 100:
+        errors["company"] = "2 to 100 characters"
+    refuse(errors)
+    slug = re.sub(r"[^a-z0-9]+", "-", company.lower()).strip("-")[:40] or "customer"
+    realm = f"{slug}-{generate_password(6).lower()}.{realm_domain}"
+    realm = re.sub(r"[^a-z0-9.-]", "x", realm)
+    tenant = create_tenant(session, Scope.operator("signup"), name=company, realm=realm, plan=plan or None)
+    user = User(tenant_id=tenant.id, email=email, password_hash=hash_password(password), role=Role.CLIENT,
+                tenant_role=TenantRole.ADMIN)
+    session.add(user)
+    session.flush()
+    user.email_verified_at = None  # after the INSERT: the column's default (made by someone above) does not hold
+    session.flush()
+    audit.record(session, "signup", "user.signup", "user", user.id, tenant.id, {"email": email, "company": company})
+    return user
+
+
+def confirm_email(session: Session, user: User) -> bool:
+    """The sign-up link was followed; whether this confirmed it (False: it was already)."""
+    if user.email_verified_at is not None:
+        return False
+    user.email_verified_at = utcnow()
+    audit.record(session, f"user:{user.id}", "user.verify_email", "user", user.id, user.tenant_id)
+    return True
+
+
+def set_password(session: Session, user: User, password: str, actor: str) -> None:
+    """A new password (the reset link's form, or the user's own): at least 10 characters."""
+    if len(password or "") < 10:
+        refuse({"password": "at least 10 characters"})
+    user.password_hash = hash_password(password)
+    if user.email_verified_at is None:  # the reset link reached the address: it is the user's
+        user.email_verified_at = utcnow()
+    audit.record(session, actor, "user.password", "user", user.id, user.tenant_id)

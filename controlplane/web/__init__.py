@@ -1,4 +1,4 @@
-"""Flask application factory: portal and REST API share one app and one session per request."""
+"""Flask application factory: portal and REST API share one app and one database session per request."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     app.register_blueprint(cdr_push)
     init_api(app, settings.web_assets)
+
+    from controlplane.web.portal import init_portal
+
+    init_portal(app, settings.web_assets)
 
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):  # noqa: ANN202

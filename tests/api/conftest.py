@@ -141,3 +141,22 @@ def api(app, world):
 
 def account_row(session, tenant_id: int) -> SipAccount:
     return session.query(SipAccount).filter_by(tenant_id=tenant_id, username="1000").one()
+
+
+PORTAL_PASSWORD = "portal-pass-1234"
+
+
+def log_in(client, session, user_id: int, password: str = PORTAL_PASSWORD):  # noqa: ANN001, ANN201
+    """Log `client` in through the portal's own form (Flask-Login session, CSRF token from the page)."""
+    import re
+
+    from controlplane.services.users import hash_password
+
+    user = session.get(User, user_id)
+    user.password_hash = hash_password(password)
+    session.commit()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    reply = client.post("/login", data={"csrf_token": token, "email": user.email, "password": password})
+    assert reply.status_code == 302, reply.get_data(as_text=True)[:2000]
+    return reply

@@ -14,7 +14,7 @@ from controlplane.models import ApiKey, AuditLog, LedgerEntry, User
 from controlplane.services import api_keys, cdrs
 from controlplane.services.scope import Scope
 from controlplane.web import create_app
-from tests.api.conftest import CALLERS
+from tests.api.conftest import CALLERS, log_in
 
 
 def _key(session, world, who: str, scopes: list[str], **kw) -> str:
@@ -222,8 +222,7 @@ def test_the_cli_issues_the_first_key(app, world, session):
 
 def test_a_portal_session_authenticates_and_its_writes_need_the_csrf_token(app, world, session):
     client = app.test_client()
-    with client.session_transaction() as cookie:
-        cookie["user_id"] = world.user["reseller r1"]
+    log_in(client, session, world.user["reseller r1"])
     me = client.get("/api/v1/users/me")
     assert me.status_code == 200 and me.get_json()["user"]["id"] == world.user["reseller r1"]
     token = me.get_json()["csrf_token"]
@@ -237,8 +236,7 @@ def test_a_portal_session_authenticates_and_its_writes_need_the_csrf_token(app, 
     done = client.patch(url, json={"max_dids": 3}, headers={"X-CSRFToken": token})
     assert done.status_code == 200 and done.get_json()["max_dids"] == 3
     other = app.test_client()  # another browser: its token is not this session's
-    with other.session_transaction() as cookie:
-        cookie["user_id"] = world.user["reseller r2"]
+    log_in(other, session, world.user["reseller r2"])
     assert other.patch(url, json={"max_dids": 4}, headers={"X-CSRFToken": token}).status_code in (403, 404)
     session.execute(User.__table__.update().where(User.id == world.user["reseller r1"]).values(active=False))
     session.commit()

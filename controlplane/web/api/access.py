@@ -6,8 +6,8 @@ service. The requirement is kept on the view, so tests/api/test_matrix.py can re
 without one fails there.
 
 Two ways in: an API key (`Authorization: Bearer cp_...`, its grants narrow its owner's role), or the portal's
-login session (the signed session cookie's `user_id`, for the portal's own scripts: the user's role alone
-decides), whose writes must carry the session's CSRF token in `X-CSRFToken` (Flask-WTF).
+login session (Flask-Login's, for the portal's own scripts and its CSV links: the user's role alone decides, a
+masquerade included), whose writes must carry the session's CSRF token in `X-CSRFToken` (Flask-WTF).
 """
 
 from __future__ import annotations
@@ -70,23 +70,23 @@ def _authenticate() -> Scope:
 
 
 def _portal_session() -> Scope:
-    from flask import session as cookie
+    """The portal's logged-in user (Flask-Login), as the portal sees it: a masquerade included."""
+    from flask_login import current_user
     from flask_wtf.csrf import ValidationError, validate_csrf
 
-    from controlplane.models import User
+    from controlplane.web.portal.context import portal_scope
 
-    user_id = cookie.get("user_id")
-    user = db_session.current().get(User, user_id) if isinstance(user_id, int) else None
-    if user is None or not user.active:
+    if not current_user.is_authenticated:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     if request.method not in SAFE_METHODS:
         try:
             validate_csrf(request.headers.get("X-CSRFToken"))
         except ValidationError:
             raise Forbidden("a portal session's write needs its CSRF token in X-CSRFToken") from None
+    user = current_user.user
     _check_rate(f"user:{user.id}")
     g.grants, g.user_id = "*", user.id  # the user's role alone decides
-    return for_user(db_session.current(), user)
+    return portal_scope()
 
 
 def access(resource: str, level: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
