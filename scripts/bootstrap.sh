@@ -21,6 +21,7 @@ APT_PACKAGES=(
   kamailio-json-modules kamailio-extra-modules kamailio-utils-modules
   sip-tester mariadb-server mariadb-client redis-server
   python3-venv python3-dev build-essential openssl curl nftables
+  chromium fonts-liberation
 )
 
 install_apt() {
