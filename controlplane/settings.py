@@ -59,6 +59,11 @@ class Settings:
     smtp_password: str = field(default_factory=lambda: _env("CP_SMTP_PASSWORD", ""))
     smtp_starttls: bool = field(default_factory=lambda: _env("CP_SMTP_STARTTLS", "0").lower() in ("1", "true", "yes"))
     mail_from: str = field(default_factory=lambda: _env("CP_MAIL_FROM", "controlplane@localhost"))
+    # Where the browser dialer's SIP library connects (wss://host:port); default: the portal's host name and
+    # Kamailio's WSS port.
+    webphone_ws_url: str = field(default_factory=lambda: _env("CP_WEBPHONE_WS_URL", ""))
+    # Seconds a click-to-call rings the account's phone before the media node gives up (nothing is billed).
+    click_to_call_ring_seconds: int = field(default_factory=lambda: int(_env("CP_C2C_RING_SECONDS", "30")))
     # npm-installed browser assets (web-assets/node_modules, installed by scripts/bootstrap.sh).
     web_assets: str = field(default_factory=lambda: _env(
         "CP_WEB_ASSETS", str(Path(__file__).resolve().parents[1] / "web-assets" / "node_modules")))
@@ -173,6 +178,23 @@ class Settings:
     kamailio_uac: bool = field(default_factory=lambda: _env("CP_KAMAILIO_UAC", "1").lower() in ("1", "true", "yes"))
     # JSON-RPC client timeout (s): an unreachable Kamailio fails fast.
     kamailio_rpc_timeout: float = field(default_factory=lambda: float(_env("CP_KAMAILIO_RPC_TIMEOUT", "3")))
+    # --- media relay (rtpengine, user-space forwarding) driven by Kamailio's rtpengine module (WITH_RTPENGINE):
+    # WebRTC (DTLS-SRTP, ICE, rtcp-mux) on the browser side, plain RTP toward the media nodes, and RTP anchored
+    # for phones behind NAT. Off: the edge never touches SDP.
+    kamailio_rtpengine: bool = field(
+        default_factory=lambda: _env("CP_KAMAILIO_RTPENGINE", "1").lower() in ("1", "true", "yes")
+    )
+    rtpengine_bin: str = field(default_factory=lambda: _env("CP_RTPENGINE_BIN", "rtpengine"))
+    # Pid file goes here (the log is var/rtpengine.log when `bootstrap.sh up` starts it).
+    rtpengine_run_dir: str = field(default_factory=lambda: _env("CP_RTPENGINE_RUN_DIR", "var/rtpengine"))
+    # ip:port of rtpengine's control protocol (ng, UDP); keep it on loopback or a private address.
+    rtpengine_ng: str = field(default_factory=lambda: _env("CP_RTPENGINE_NG", "127.0.0.1:2223"))
+    # Local address RTP is relayed on, and the address put in SDP when it differs (public IP behind 1:1 NAT).
+    rtpengine_ip: str = field(default_factory=lambda: _env("CP_RTPENGINE_IP", "127.0.0.1"))
+    rtpengine_advertise: str = field(default_factory=lambda: _env("CP_RTPENGINE_ADVERTISE", ""))
+    # RTP/RTCP port range (each relayed stream takes an even/odd pair per side).
+    rtpengine_port_min: int = field(default_factory=lambda: int(_env("CP_RTPENGINE_PORT_MIN", "30000")))
+    rtpengine_port_max: int = field(default_factory=lambda: int(_env("CP_RTPENGINE_PORT_MAX", "40000")))
 
     @property
     def controller_listen(self) -> str:
@@ -189,6 +211,13 @@ class Settings:
     @property
     def kamailio_rpc_url(self) -> str:
         return f"http://{self.kamailio_rpc_ip}:{self.kamailio_rpc_port}/RPC"
+
+    @property
+    def rtpengine_interface(self) -> str:
+        """rtpengine's --interface: the local address, `!advertised` when it differs."""
+        if self.rtpengine_advertise and self.rtpengine_advertise != self.rtpengine_ip:
+            return f"{self.rtpengine_ip}!{self.rtpengine_advertise}"
+        return self.rtpengine_ip
 
 
 _cached: tuple[int, Settings] | None = None

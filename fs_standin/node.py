@@ -79,7 +79,6 @@ class FreeSwitchStandIn:
         self.cdr_posts: list[dict] = []
         self.cdr_failures: list[str] = []  # leg uuids, one per failed try
         self.originates: list[str] = []  # every `originate` argument, as received (api or bgapi)
-        self.ringing: dict[str, list[str]] = {}  # originated legs still ringing -> the cause they were killed with
         # The core scheduler (switch_scheduler.c): task id -> (group, timer). Ids count up from 1 per process.
         self._tasks: dict[int, tuple[str, threading.Timer]] = {}
         self._task_seq = 0
@@ -369,11 +368,9 @@ class FreeSwitchStandIn:
         if cmd == "uuid_exists":
             return "true" if args and self.find(args[0]) else "false"
         if cmd == "uuid_kill":
+            # An originate's leg still ringing is not found either (a real 1.10.12 node: uuid_kill, uuid_exists and
+            # hupall do not reach it until it answers).
             c = self.find(args[0]) if args else None
-            ringing = self.ringing.get(args[0]) if args and c is None else None
-            if ringing is not None:  # an originate's leg still ringing: it ends, the originate fails
-                ringing.append(args[1] if len(args) > 1 else "NORMAL_CLEARING")
-                return "+OK\n"
             if c is None:
                 return "-ERR No such channel!\n"
             cause = args[1] if len(args) > 1 else "NORMAL_CLEARING"
@@ -466,11 +463,7 @@ class FreeSwitchStandIn:
         if not self.alive:
             return "-ERR NORMAL_TEMPORARY_FAILURE\n"
         call = Call(self, spec)
-        killed = self.ringing[call.uuid] = []
-        try:
-            failure = self._ring(call, leg, fe, timeout, killed)
-        finally:
-            self.ringing.pop(call.uuid, None)
+        failure = self._ring(call, leg, fe, timeout)
         if failure:
             return f"-ERR {failure}\n"
         call.vnow = call.resume_at = self.clock.now()  # answered now; created (t_start) when it began to ring
@@ -480,9 +473,9 @@ class FreeSwitchStandIn:
         call.start()
         return f"+OK {call.uuid}\n"
 
-    def _ring(self, call: Call, leg: object, fe: object, timeout: float, killed: list[str]) -> str | None:
+    def _ring(self, call: Call, leg: object, fe: object, timeout: float) -> str | None:
         """Ring an originate's leg until it answers (None) or fails: the cause (refused, NO_ANSWER after
-        `timeout`, or the cause a `uuid_kill` of the ringing leg gave)."""
+        `timeout`)."""
         deadline = self.clock.now() + timeout
         phone = None
         if fe.live is not None:
@@ -495,16 +488,14 @@ class FreeSwitchStandIn:
             answered = lambda: answers and self.clock.now() >= at  # noqa: E731
             failed = lambda: fe.reject_code is not None and not fe.unreachable and self.clock.now() >= at  # noqa: E731
         with call.cond:
-            while not (answered() or failed() or killed) and self.clock.now() < deadline:
+            while not (answered() or failed()) and self.clock.now() < deadline:
                 self.clock.wait(call.cond, min(deadline - self.clock.now(), 0.05 * self.clock.time_scale))
-        if answered() and not killed:
+        if answered():
             if phone is not None:
                 threading.Thread(target=self._phone_dialog, args=(call, phone), daemon=True).start()
             return None
         if phone is not None:
             phone.cancel()
-        if killed:
-            return killed[0]
         code = phone.rejected_code if phone is not None else fe.reject_code if failed() else None
         return sip_cause_to_freeswitch(code) if code else "NO_ANSWER"
 

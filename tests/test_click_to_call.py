@@ -35,10 +35,10 @@ def test_an_ordinary_call_is_not_one():
 @pytest.mark.parametrize("destination", ["4930}sofia/x", "1 XML public", "49,cp_c2c_account=1", "49;x", "", "४९"])
 def test_a_destination_that_is_not_a_number_never_reaches_the_command(destination):
     with pytest.raises(ValueError):
-        originate_command("u", 1, 2, destination, "1000", "sofia/controlplane/1000@acme.example")
+        originate_command("u", 1, 2, destination, "1000", "sofia/controlplane/1000@acme.example", 30)
 
 
 def test_the_command_rings_the_phone_into_the_controllers_context():
-    cmd = originate_command("abc", 7, 3, "+4930555123", "1000", "sofia/controlplane/1000@acme.example")
+    cmd = originate_command("abc", 7, 3, "+4930555123", "1000", "sofia/controlplane/1000@acme.example", 30)
     assert cmd.startswith("originate {origination_uuid=abc,cp_c2c_account=7,cp_c2c_tenant=3,")
     assert cmd.endswith("}sofia/controlplane/1000@acme.example +4930555123 XML controlplane")

@@ -18,7 +18,6 @@ ORIGIN = "click-to-call"  # `cp_origin` on the channel: the record bills from th
 AUTH = "api"  # the Caller's auth mode: not a SIP authentication, the API's scoped request
 V_ACCOUNT, V_TENANT, V_DESTINATION, V_CALLER = "cp_c2c_account", "cp_c2c_tenant", "cp_c2c_destination", "cp_c2c_caller"
 DIALPLAN_CONTEXT = "controlplane"  # the rendered dialplan's one context: the `socket` to the controller
-RING_SECONDS = 30  # how long the phone may ring before the node gives up (nothing is billed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +28,7 @@ class ClickToCall:
 
 
 def originate_command(uuid: str, account_id: int, tenant_id: int, destination: str, caller_id: str,
-                      phone_leg: str, ring_seconds: int = RING_SECONDS) -> str:
+                      phone_leg: str, ring_seconds: int) -> str:
     """The `originate` a node runs: ring `phone_leg`; once answered, the leg enters the dialplan with
     `destination` as its number (so the controller gets it through the usual `socket`). The phone shows
     the number it is about to be connected to."""

@@ -240,3 +240,14 @@ def create_many(session: Session, scope: Scope, tenant: Tenant, csv_text: str) -
     if errors:
         raise Invalid(errors, f"{len(errors)} bad line(s); no account created")
     return made
+
+
+def webphone_accounts(session: Session, scope: Scope) -> list[SipAccount]:
+    """The SIP accounts the scope may use from the browser dialer: its tenant's (a normal user: its own), active,
+    web phone enabled, never a customer trunk (it has no registration). Operators and resellers get none here:
+    they phone as a tenant by using its account."""
+    if scope.role.value != "CLIENT":
+        return []
+    stmt = _visible(scope).where(SipAccount.webphone_enabled.is_(True), SipAccount.status == Status.ACTIVE,
+                                 SipAccount.kind == SipAccountKind.ACCOUNT)
+    return list(session.scalars(stmt.order_by(SipAccount.username)))

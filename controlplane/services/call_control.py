@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.core.click_to_call import RING_SECONDS, originate_command
+from controlplane.core.click_to_call import originate_command
 from controlplane.errors import Conflict, Invalid, NodeError, NotFound, refuse
 from controlplane.esl.nodes import NodeAddress
 from controlplane.models import MediaNode, SipAccount, SipAccountKind, Status
@@ -108,12 +108,25 @@ def hangup_call(live: LiveCalls, scope: Scope, uuid: str, api: Callable[[NodeAdd
     if node is None:
         raise NodeError(f"call {uuid} runs on node {info.get('node')!r}, which has no ESL address "
                         "(`controlplane node list`; CP_FS_NODES when no node is registered)")
+    if info.get("state") == RINGING:
+        # Seen on FreeSWITCH 1.10.12: the leg an originate is ringing cannot be found by its uuid (uuid_kill and
+        # uuid_exists answer "no such channel", hupall passes it by) until the phone answers; it ends by itself
+        # when the phone declines or after the ring time.
+        raise Conflict({"uuid": f"the phone is still ringing: a ringing click-to-call cannot be hung up on the "
+                                f"media node; it stops by itself within {click_to_call_ring_seconds()} s"})
     result = api(node, f"uuid_kill {uuid} {cause}").strip()
     if not result.startswith("+OK"):
         raise NodeError(f"node {node.name} refused: {result}")
-    if info.get("state") == "ringing account":  # a click-to-call cancelled before the phone answered
-        live.stop_ringing(uuid, int(tenant))
     return result
+
+
+RINGING = "ringing account"  # a click-to-call's state until the phone answers
+
+
+def click_to_call_ring_seconds() -> int:
+    from controlplane.settings import get_settings
+
+    return get_settings().click_to_call_ring_seconds
 
 
 @dataclass(frozen=True)
@@ -135,7 +148,7 @@ def click_to_call(session: Session, scope: Scope, account_id: int, destination: 
     `phone_leg(username, realm)` is the dial string to the registered phone (through the SIP edge);
     `nodes`: where to try, in order (default: the active nodes, weighted like the edge's dispatcher).
     Whether the phone answers is not waited for: the node runs the originate in the background; with `live`
-    the ringing call is listed and can be hung up (`hangup_call`) until the phone answers."""
+    the ringing call is listed (state RINGING) until the phone answers or the ring time is over."""
     account = get_account(session, scope, account_id)
     tenant = account.tenant
     destination = (destination or "").strip()
@@ -157,10 +170,11 @@ def click_to_call(session: Session, scope: Scope, account_id: int, destination: 
         except NotFound as exc:
             raise Invalid({"destination": str(exc)}) from None
     uuid = str(uuidlib.uuid4())
+    ring = click_to_call_ring_seconds()
     try:
         command = originate_command(uuid, account.id, tenant.id, destination,
                                     account.caller_id_number or account.username,
-                                    phone_leg(account.username, tenant.realm))
+                                    phone_leg(account.username, tenant.realm), ring)
     except ValueError as exc:
         raise Invalid({"destination": str(exc)}) from None
     failures = []
@@ -174,8 +188,8 @@ def click_to_call(session: Session, scope: Scope, account_id: int, destination: 
             if live is not None:
                 live.ringing(uuid, tenant.id, {"tenant": tenant.id, "account": account.id, "number": destination,
                                                "caller": account.username, "direction": "outbound",
-                                               "state": "ringing account", "started_at": time.time(),
-                                               "node": node.name}, RING_SECONDS + 5, time.time())
+                                               "state": RINGING, "started_at": time.time(),
+                                               "node": node.name}, ring + 5, time.time())
             audit.record(session, scope.actor, "call.originate", "sip_account", account.id, tenant.id,
                          {"uuid": uuid, "destination": destination, "node": node.name})
             return Originated(uuid, node.name, account.id, destination)

@@ -154,12 +154,14 @@ GROUPS = {
     "tenant": lambda: Cdr.tenant_id,
     "trunk": lambda: Cdr.trunk_id,
     "did": lambda: Cdr.dialed,  # inbound calls only: the number that was called
+    "sip_code": lambda: Cdr.sip_code,  # failed calls by the SIP answer that ended them
 }
 SUMMARY_ROWS = 1000
 
 
 def summary(session: Session, scope: Scope, flt: CdrFilter, by: str) -> list[Totals]:
-    """Totals per day, month, destination, account, tenant, trunk (operators) or DID (inbound), at most 1000."""
+    """Totals per day, month, destination, account, tenant, trunk (operators), DID (inbound) or final SIP code,
+    at most 1000."""
     if by not in GROUPS:
         raise Invalid({"by": f"one of {', '.join(GROUPS)}"})
     if by == "trunk" and "trunk_id" in hidden_fields(scope):

@@ -34,11 +34,13 @@ from controlplane.models import (
     CarrierTrunk,
     Offer,
     RateDeck,
+    Role,
     SipAccount,
     Status,
     Tenant,
     TrunkGroupMember,
 )
+from controlplane.services.scope import Scope
 from controlplane.services.tenants import ancestors, plan_for
 from controlplane.settings import get_settings
 from controlplane.state.deck_cache import DECKS, DeckCache
@@ -192,3 +194,21 @@ def quote(session: Session, tenant: Tenant, dialed: str, billsec: int, account: 
                             account.trunk_id if account else None)
     routes = lcr_order(request, trunk_map(session, cache))
     return Quote(tenant, dialed, number, price, ctx, routes)
+
+
+def scoped_quote(session: Session, scope: Scope, tenant_id: int, number: str, billsec: int,
+                 account_id: int | None = None) -> dict:
+    """`quote` for a caller: the tenant (and account) must be in its scope; the carrier side (routes, buy costs)
+    is shown to operators only and the reseller chain to operators and resellers."""
+    from controlplane.services import accounts, tenants
+
+    tenant = tenants.get_tenant(session, scope, tenant_id)
+    account = accounts.get_account(session, scope, account_id) if account_id is not None else None
+    if account is not None and account.tenant_id != tenant.id:
+        raise NotFound(f"SIP account {account_id} not found")  # as for one that does not exist
+    body = quote(session, tenant, number, billsec, account).as_dict()
+    if not scope.everything:
+        body.pop("routes")
+        if scope.role == Role.CLIENT:
+            body.pop("chain")
+    return body

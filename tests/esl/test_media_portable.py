@@ -115,10 +115,11 @@ def test_click_to_call_rings_the_phone_then_bills_from_the_far_ends_answer(node_
     assert cdr.caller_id_number == "1000"  # the account's own number went to the carrier, not the destination
 
 
-def test_a_ringing_click_to_call_is_listed_and_cancelled(node_and_world, session) -> None:
-    """Until the phone answers, the click-to-call is a call in flight (state `ringing account`) that the API can
-    hang up: `uuid_kill` of the ringing leg on its node ends the originate, the phone gets CANCEL, nothing is
-    billed."""
+def test_a_ringing_click_to_call_is_listed_and_stops_by_itself(node_and_world, session, monkeypatch) -> None:
+    """Until the phone answers, the click-to-call is listed (state `ringing account`). Hanging it up then is
+    refused (409, said why): a real node does not find the leg an originate rings by its uuid. It stops by itself
+    after the ring time (the phone gets CANCEL), nothing is billed, and it leaves the list."""
+    from controlplane.errors import Conflict
     from controlplane.esl.nodes import NodeAddress
     from controlplane.freeswitch import esl_client
     from controlplane.models import Cdr, SipAccount
@@ -126,6 +127,7 @@ def test_a_ringing_click_to_call_is_listed_and_cancelled(node_and_world, session
     from controlplane.state.live_calls import LiveCalls
 
     node, headers = node_and_world
+    monkeypatch.setenv("CP_C2C_RING_SECONDS", "3")
     node.far_ends.add("ringer", FarEnd.ring_forever())
     phone = node.far_end_address("ringer")
     account = session.get(SipAccount, int(headers["X-CP-Account"]))
@@ -137,8 +139,12 @@ def test_a_ringing_click_to_call_is_listed_and_cancelled(node_and_world, session
     listed = {c.uuid: c for c in list_calls(live, Scope.operator(), {account.tenant_id})}
     assert listed[started.uuid].state == "ringing account" and listed[started.uuid].node == "fs-node-1"
     time.sleep(1.0)  # the phone is ringing now
-    assert hangup_call(live, Scope.operator(), started.uuid, esl_client.api, nodes={"fs-node-1": inbound}) == "+OK"
+    with pytest.raises(Conflict, match="still ringing"):
+        hangup_call(live, Scope.operator(), started.uuid, esl_client.api, nodes={"fs-node-1": inbound})
+    deadline = time.time() + 20
+    while time.time() < deadline and started.uuid in {c.uuid for c in list_calls(live, Scope.operator(),
+                                                                                   {account.tenant_id})}:
+        time.sleep(0.5)
     assert started.uuid not in {c.uuid for c in list_calls(live, Scope.operator(), {account.tenant_id})}
-    time.sleep(2.0)
     session.expire_all()
     assert session.query(Cdr).filter_by(uuid=started.uuid).count() == 0  # it never reached the controller

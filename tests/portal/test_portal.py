@@ -52,12 +52,19 @@ def test_each_role_sees_its_pages_and_gets_404_for_the_others(app, world, sessio
 
     pages = {"portal.home.dashboard": "/", "portal.tenants.tree": "/tenants",
              "portal.accounts.list_accounts": "/sip-accounts", "portal.calls.live": "/calls",
-             "portal.cdrs.list_cdrs": "/cdrs", "portal.credit.history": "/credit", "portal.rates.my_rates": "/rates"}
+             "portal.cdrs.list_cdrs": "/cdrs", "portal.credit.history": "/credit", "portal.rates.my_rates": "/rates",
+             "portal.operator.carrier_list": "/carriers", "portal.operator.node_list": "/nodes",
+             "portal.operator.deck_list": "/decks", "portal.operator.plan_list": "/plans-admin",
+             "portal.manage.reports": "/reports", "portal.manage.quote": "/quote", "portal.manage.user_list": "/users",
+             "portal.manage.audit_log": "/audit"}
+    managers_only = {"portal.accounts.list_accounts", "portal.credit.history", "portal.manage.reports",
+                     "portal.manage.quote", "portal.manage.user_list", "portal.manage.audit_log"}
     assert {n.endpoint for n in NAV} == set(pages)
+    operator_only = {e for e in pages if e.startswith("portal.operator.")}
     expected = {
-        "superadmin": set(pages), "admin": set(pages), "reseller r1": set(pages),
-        "tenant admin c1": set(pages) - {"portal.tenants.tree"},
-        "user c1": set(pages) - {"portal.tenants.tree", "portal.accounts.list_accounts", "portal.credit.history"},
+        "superadmin": set(pages), "admin": set(pages), "reseller r1": set(pages) - operator_only,
+        "tenant admin c1": set(pages) - {"portal.tenants.tree"} - operator_only,
+        "user c1": set(pages) - {"portal.tenants.tree"} - managers_only - operator_only,
     }
     for who, allowed in expected.items():
         client = app.test_client()
@@ -168,9 +175,39 @@ def test_password_reset_by_mail_works_once(app, world, session, mailbox):
 
 
 def test_every_page_of_every_role_answers(app, world, session):
+    quote = f"/quote?tenant_id={world.tenant['c1']}&number=4930123&billsec=90"
+    managing = ("/reports?by=destination", "/reports?by=failed", quote, "/audit?action=user", "/users")
     for who in CALLERS:
         client = app.test_client()
         log_in(client, session, world.user[who])
-        for url in ("/", "/calls", "/cdrs?since=2026-11-01&until=2026-11-30", "/rates?q=49", "/plans"):
+        for url in ("/", "/calls", "/cdrs?since=2026-11-01&until=2026-11-30", "/rates?q=49", "/plans",
+                    *(managing if who != "user c1" else ())):
             assert client.get(url).status_code == 200, (who, url)
     assert app.test_client().get("/plans").status_code == 200  # public
+
+
+def test_the_dialer_gets_only_the_users_web_phone_accounts(app, world, session):
+    from controlplane.services import accounts, tenants
+    from controlplane.services.scope import Scope
+
+    op = Scope.operator("test")
+    c1 = tenants.get_tenant(session, op, world.tenant["c1"])
+    accounts.update_account(session, op, session.get(SipAccount, world.account["c1"]), {"webphone_enabled": True})
+    other = accounts.create_sip_account(session, op, c1, "1002", "pw-1002-secret").account
+    accounts.update_account(session, op, other, {"webphone_enabled": True})
+    trunk = accounts.create_sip_account(session, op, c1, "pbx", "pw-pbx-secret-1", kind=accounts.SipAccountKind.TRUNK,
+                                        source_ip="192.0.2.44").account
+    accounts.update_account(session, op, trunk, {"webphone_enabled": True})
+    session.commit()
+    seen = {}
+    for who in ("tenant admin c1", "user c1", "reseller r1"):
+        client = app.test_client()
+        log_in(client, session, world.user[who])
+        body = client.get("/phone/accounts").get_json()
+        seen[who] = {a["username"] for a in body["items"]}
+        for a in body["items"]:
+            assert a["ha1"] == session.get(SipAccount, a["id"]).ha1 and a["realm"] == c1.realm
+            assert a["ws_url"].startswith("wss://")
+        page = client.get("/").get_data(as_text=True)
+        assert ('data-testid="dialer"' in page) == (who != "reseller r1")
+    assert seen == {"tenant admin c1": {"1000", "1002"}, "user c1": {"1000"}, "reseller r1": set()}

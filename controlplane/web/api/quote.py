@@ -5,10 +5,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from controlplane.errors import NotFound
-from controlplane.models import Role
-from controlplane.services import accounts, tenants
-from controlplane.services.pricing import quote as make_quote
+from controlplane.services.pricing import scoped_quote
 from controlplane.web import session as db_session
 from controlplane.web.api.access import access, scope
 
@@ -42,14 +39,5 @@ class QuoteSchema(Schema):
 @blp.arguments(QuoteArgs, location="query")
 @blp.response(200, QuoteSchema)
 def get_quote(args: dict):
-    session, caller = db_session.current(), scope()
-    tenant = tenants.get_tenant(session, caller, args["tenant_id"])
-    account = accounts.get_account(session, caller, args["account_id"]) if "account_id" in args else None
-    if account is not None and account.tenant_id != tenant.id:
-        raise NotFound(f"SIP account {args['account_id']} not found")  # as for one that does not exist
-    body = make_quote(session, tenant, args["number"], args["billsec"], account).as_dict()
-    if not caller.everything:
-        body.pop("routes")  # the carrier side is the operator's
-        if caller.role == Role.CLIENT:
-            body.pop("chain")
-    return body
+    return scoped_quote(db_session.current(), scope(), args["tenant_id"], args["number"], args["billsec"],
+                        args.get("account_id"))

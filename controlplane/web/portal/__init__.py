@@ -18,7 +18,7 @@ from controlplane.settings import get_settings
 
 # npm packages whose files the browser may fetch, and the folder each one's served files live in.
 ASSETS = {"bootstrap": "dist", "bootstrap-icons": "font", "htmx.org": "dist", "chart.js": "dist",
-          "sortablejs": "", "jssip": "dist", "axe-core": ""}
+          "sortablejs": "", "sip.js": "lib", "axe-core": ""}
 
 
 def init_portal(app: Flask, assets_dir: str) -> None:
@@ -50,7 +50,19 @@ def init_portal(app: Flask, assets_dir: str) -> None:
     from flask import Blueprint
     from flask_wtf.csrf import CSRFProtect
 
-    from controlplane.web.portal import accounts, auth, calls, cdrs, credit, home, rates, tenants
+    from controlplane.web.portal import (
+        accounts,
+        auth,
+        calls,
+        cdrs,
+        credit,
+        home,
+        manage,
+        operator,
+        phone,
+        rates,
+        tenants,
+    )
     from controlplane.web.portal.context import install
 
     # Each form checks its own token (FlaskForm); CSRFProtect only gives templates csrf_token(): the API's
@@ -59,7 +71,7 @@ def init_portal(app: Flask, assets_dir: str) -> None:
     CSRFProtect(app)
     install(app)
     portal = Blueprint("portal", __name__)
-    for module in (auth, home, tenants, accounts, cdrs, calls, credit, rates):
+    for module in (auth, home, tenants, accounts, cdrs, calls, credit, rates, manage, operator, phone):
         portal.register_blueprint(module.bp)
     app.register_blueprint(portal)
 

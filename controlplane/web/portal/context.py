@@ -87,6 +87,14 @@ NAV = (
     NavItem("portal.cdrs.list_cdrs", "Call records", "list-ul"),
     NavItem("portal.credit.history", "Credit", "wallet2", manages),
     NavItem("portal.rates.my_rates", "Rates", "tags"),
+    NavItem("portal.manage.reports", "Reports", "bar-chart", manages),
+    NavItem("portal.manage.quote", "Quote", "calculator", manages),
+    NavItem("portal.manage.user_list", "Users", "people", manages),
+    NavItem("portal.manage.audit_log", "Audit log", "journal-text", manages),
+    NavItem("portal.operator.carrier_list", "Carriers", "hdd-network", is_operator),
+    NavItem("portal.operator.node_list", "Media nodes", "server", is_operator),
+    NavItem("portal.operator.deck_list", "Rate decks", "table", is_operator),
+    NavItem("portal.operator.plan_list", "Plans", "collection", is_operator),
 )
 
 
