@@ -2,7 +2,8 @@
 # One entry point for a fresh Debian 12 machine (and every later run: each step is idempotent).
 #   scripts/bootstrap.sh up     install everything, migrate, ensure an admin, start the stack
 #   scripts/bootstrap.sh test   install everything, then run the whole test suite
-#   scripts/bootstrap.sh down   stop what `up` started (web, Kamailio, controller, worker, jobs, the firewall table)
+#   scripts/bootstrap.sh down   stop what `up` started (web, rtpengine, Kamailio, controller, worker, jobs, the firewall
+#                               table)
 #   scripts/bootstrap.sh install  only the install steps
 set -euo pipefail
 
@@ -19,6 +20,7 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 APT_PACKAGES=(
   kamailio kamailio-mysql-modules kamailio-tls-modules kamailio-websocket-modules
   kamailio-json-modules kamailio-extra-modules kamailio-utils-modules
+  rtpengine-daemon
   sip-tester mariadb-server mariadb-client redis-server
   python3-venv python3-dev build-essential openssl curl nftables
   chromium fonts-liberation
@@ -36,6 +38,11 @@ install_apt() {
   as_root sh -c 'printf "#!/bin/sh\nexit 101\n" > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d'
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
   as_root rm -f /usr/sbin/policy-rc.d
+  # rtpengine-daemon enables its own service (/etc/rtpengine/rtpengine.conf, ng on localhost:2223, kernel table 0):
+  # after a reboot it would hold the ng port before `up` starts ours.
+  if command -v systemctl >/dev/null 2>&1; then
+    as_root systemctl disable rtpengine-daemon.service >/dev/null 2>&1 || true
+  fi
 }
 
 start_mariadb() {
@@ -120,6 +127,21 @@ start_controller() { start_daemon controller controller; }
 start_worker() { start_daemon worker worker; }
 start_jobs() { start_daemon jobs jobs; }
 
+# The edge's media relay (user-space forwarding; no kernel module, no dkms), before Kamailio, which drives it.
+start_rtpengine() {
+  local on="${CP_KAMAILIO_RTPENGINE:-1}" run="${CP_RTPENGINE_RUN_DIR:-$VAR/rtpengine}" pid
+  case "${on,,}" in
+    1|true|yes) ;;
+    *) say "rtpengine: off (CP_KAMAILIO_RTPENGINE=$on)"; return ;;
+  esac
+  pid="$run/rtpengine.pid"
+  if [ -f "$pid" ] && kill -0 "$(cat "$pid")" 2>/dev/null; then
+    say "rtpengine: already running (pid $(cat "$pid"))"; return
+  fi
+  say "rtpengine: starting (ng ${CP_RTPENGINE_NG:-127.0.0.1:2223}, log: var/rtpengine.log)"
+  CP_RTPENGINE_RUN_DIR="$run" "$VENV/bin/controlplane" kamailio rtpengine-start --log "$VAR/rtpengine.log"
+}
+
 start_kamailio() {
   local run="${CP_KAMAILIO_RUN_DIR:-$VAR/kamailio}" pid
   pid="$run/kamailio.pid"
@@ -161,6 +183,7 @@ stop_all() {
   stop_pidfile worker "$VAR/worker.pid"
   stop_pidfile controller "$VAR/controller.pid"
   stop_pidfile kamailio "${CP_KAMAILIO_RUN_DIR:-$VAR/kamailio}/kamailio.pid"
+  stop_pidfile rtpengine "${CP_RTPENGINE_RUN_DIR:-$VAR/rtpengine}/rtpengine.pid"
   stop_pidfile web "$VAR/web.pid"
   if [ -x "$VENV/bin/controlplane" ] && [ "$(id -u)" -eq 0 ] && command -v nft >/dev/null 2>&1; then
     "$VENV/bin/controlplane" kamailio firewall --remove >/dev/null 2>&1 && say "firewall: removed" || true
@@ -177,11 +200,12 @@ case "${1:-}" in
     prepare_database
     ensure_admin
     start_web
+    start_rtpengine
     start_kamailio
     start_controller
     start_worker
     start_jobs
-    say "stack is up: MariaDB, Redis, kamailio, web :${CP_WEB_PORT:-8080}, controller :${CP_CONTROLLER_PORT:-8084}, worker, jobs; API reference: /api/v1/docs"
+    say "stack is up: MariaDB, Redis, rtpengine, kamailio, web :${CP_WEB_PORT:-8080}, controller :${CP_CONTROLLER_PORT:-8084}, worker, jobs; API reference: /api/v1/docs"
     say "media nodes: render each FreeSWITCH node's config with 'controlplane freeswitch render --out DIR'" ;;
   test)
     install_all

@@ -67,6 +67,46 @@ def kamailio_start(log_path: str) -> None:
     click.echo(f"kamailio started: pid file {run_dir / 'kamailio.pid'}, log {log_path}")
 
 
+@kamailio.command("rtpengine-start")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), default="var/rtpengine.log", show_default=True)
+@handles_errors
+def kamailio_rtpengine_start(log_path: str) -> None:
+    """Start the edge's media relay (rtpengine, user space) in the background on CP_RTPENGINE_* settings."""
+    import subprocess
+    import time
+    from pathlib import Path
+
+    from controlplane.kamailio.rtpengine import NgClient, RtpengineError, command
+    from controlplane.settings import get_settings
+
+    settings = get_settings()
+    run_dir = Path(settings.rtpengine_run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    argv = command(settings, pid_file=run_dir / "rtpengine.pid")
+    with open(log_path, "a") as log:
+        try:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        except OSError as exc:
+            _fail(f"rtpengine did not start: {exc}", EXIT_FAILURE)
+    client, deadline = NgClient(settings.rtpengine_ng, timeout=0.5), time.monotonic() + 10
+    while True:
+        if proc.poll() is not None:
+            _fail(f"rtpengine exited {proc.returncode}: see {log_path}", EXIT_FAILURE)
+        try:
+            if client.ping():
+                break
+        except RtpengineError:
+            pass
+        if time.monotonic() > deadline:
+            proc.terminate()
+            _fail(f"rtpengine (pid {proc.pid}) does not answer on {settings.rtpengine_ng}: see {log_path}",
+                  EXIT_FAILURE)
+        time.sleep(0.2)
+    click.echo(f"rtpengine started: ng {settings.rtpengine_ng}, pid file {run_dir / 'rtpengine.pid'}, log {log_path}")
+
+
 @kamailio.command("sync")
 @click.option("--no-reload", is_flag=True, help="Only write the tables.")
 @click.option("--force-reload", is_flag=True, help="Reload every cached table even when nothing changed.")

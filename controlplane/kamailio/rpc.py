@@ -68,6 +68,18 @@ class MediaNodeState:
 
 
 @dataclass(frozen=True)
+class MediaRelayState:
+    """One rtpengine of Kamailio's rtpengine module (RPC rtpengine.show): disabled while it does not answer, asked
+    again after recheck_ticks seconds."""
+
+    url: str  # "udp:127.0.0.1:2223"
+    setid: int
+    disabled: bool
+    recheck_ticks: int | None
+    weight: int
+
+
+@dataclass(frozen=True)
 class CarrierRegistration:
     l_uuid: str
     registered: bool
@@ -199,6 +211,20 @@ class KamailioRpc:
                 nodes.append(MediaNodeState(setid=int(dset.get("ID", 0)), uri=dest.get("URI", ""),
                                             flags=dest.get("FLAGS", ""), attrs=dest.get("ATTRS", {}) or {}))
         return nodes
+
+    # --- media relay (rtpengine module) ----------------------------------------------------------
+    def media_relays(self) -> list[MediaRelayState]:
+        """The rtpengine proxies Kamailio knows and whether it takes them as up (KamailioRpcError: module not
+        loaded, i.e. rendered with CP_KAMAILIO_RTPENGINE=0)."""
+        result = self.call("rtpengine.show", "all") or []
+        return [MediaRelayState(url=str(r.get("url", "")), setid=int(r.get("set", 0)), disabled=bool(r.get("disabled")),
+                                recheck_ticks=r.get("recheck_ticks") if isinstance(r.get("recheck_ticks"), int)
+                                else None, weight=int(r.get("weight", 1)))
+                for r in (result if isinstance(result, list) else [result])]
+
+    def ping_media_relays(self) -> bool:
+        """Kamailio pings every rtpengine now (one that does not answer is disabled for a while): all answered."""
+        return (self.call("rtpengine.ping", "all") or {}).get("status") == "success"
 
     # --- carrier registrations (uac) ---------------------------------------------------------
     def carrier_registrations(self) -> list[CarrierRegistration]:
