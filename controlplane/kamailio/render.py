@@ -78,6 +78,7 @@ def settings_block(settings: Settings, tls_cert: str = "", tls_key: str = "") ->
         "CP_PIKE_SAMPLING": settings.kamailio_pike_sampling,
         "CP_PIKE_DENSITY": settings.kamailio_pike_density,
         "CP_NATPING_INTERVAL": settings.kamailio_natping_interval,
+        "CP_RTPENGINE_NG": settings.rtpengine_ng,
     }
     lines = [f"{BEGIN} (rendered by `controlplane kamailio render`) -----"]
     for name, value in values.items():
@@ -92,6 +93,7 @@ def settings_block(settings: Settings, tls_cert: str = "", tls_key: str = "") ->
         "WITH_WEBSOCKETS": settings.kamailio_websockets,
         "WITH_UAC": settings.kamailio_uac,
         "WITH_VERSION": settings.kamailio_show_version,
+        "WITH_RTPENGINE": settings.kamailio_rtpengine,
     }
     for name, on in features.items():
         lines.append(f"#!define {name}" if on else f"##!define {name}  (off)")
