@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,6 +26,7 @@ T = TypeVar("T")
 
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 SIPP = shutil.which("sipp") or "sipp"
+RTPENGINE = shutil.which("rtpengine") or "/usr/bin/rtpengine"
 
 SDP = """v=0
 o=user1 53655765 2353687637 IN IP[local_ip_type] [local_ip]
@@ -116,6 +118,71 @@ def environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+# ================================================================================================= rtpengine
+@dataclass
+class MediaRelay:
+    """An rtpengine started with the project's command line: ng control on `ng` (ip:port), RTP on ip, ports."""
+
+    ip: str
+    ng: str
+    ports: tuple[int, int]
+    proc: subprocess.Popen
+    log: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The CP_RTPENGINE_* values that point a Kamailio (render) at this relay."""
+        return {"CP_RTPENGINE_NG": self.ng, "CP_RTPENGINE_IP": self.ip,
+                "CP_RTPENGINE_PORT_MIN": str(self.ports[0]), "CP_RTPENGINE_PORT_MAX": str(self.ports[1])}
+
+    @property
+    def ng_client(self):  # noqa: ANN201 - NgClient, imported lazily
+        from controlplane.kamailio.rtpengine import NgClient
+
+        return NgClient(self.ng, timeout=2)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def rtp_port_range(size: int = 200) -> tuple[int, int]:
+    """A random port range for one relay, above the kernel's ephemeral range when there is room (free_port hands
+    out ports below it, and rtpengine binds its ports only call by call), else just below free_port's pool."""
+    try:
+        high = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        high = 60999
+    low_bound, high_bound = (high + 1, 65535) if 65535 - high > 2 * size else (10000, 20000)
+    base = random.randrange(low_bound, high_bound - size) & ~1
+    return base, base + size - 1
+
+
+def start_rtpengine(procs: Procs, run_dir: Path, ip: str = "127.0.0.1", timeout: float = 15.0) -> MediaRelay:
+    """rtpengine on ip (ng on a free port, a random RTP range), up (it answers an ng ping) when this returns."""
+    from controlplane.kamailio.rtpengine import RtpengineError, command
+    from controlplane.testing.net import free_port
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ng, ports = f"{ip}:{free_port(ip)}", rtp_port_range()
+    settings = Settings(rtpengine_bin=RTPENGINE, rtpengine_ng=ng, rtpengine_ip=ip, rtpengine_port_min=ports[0],
+                        rtpengine_port_max=ports[1])
+    log = run_dir / "rtpengine.log"
+    proc = procs.start("rtpengine", command(settings, pid_file=run_dir / "rtpengine.pid"), group=True,
+                       stdout=log.open("w"), stderr=subprocess.STDOUT)
+    relay = MediaRelay(ip, ng, ports, proc, log)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"rtpengine exited {proc.returncode}: {relay.log_text()[-2000:]}")
+        try:
+            return relay.ng_client.ping()
+        except RtpengineError:
+            return False
+
+    wait_until(up, timeout, f"rtpengine ng ping on {ng}")
+    return relay
+
+
 # ================================================================================================= Kamailio
 @dataclass
 class Edge:
@@ -128,6 +195,7 @@ class Edge:
     run_dir: Path
     proc: subprocess.Popen
     env: dict[str, str] = field(default_factory=dict)
+    media: MediaRelay | None = None  # the stack's rtpengine (None: rendered with CP_KAMAILIO_RTPENGINE=0)
 
     @property
     def address(self) -> str:
@@ -155,7 +223,10 @@ class Edge:
 def start_kamailio(procs: Procs, run_dir: Path, ip: str = "127.0.0.1", env: dict[str, str] | None = None,
                    memory: tuple[int, int] = (256, 16), timeout: float = 30.0) -> Edge:
     """Render (`controlplane kamailio render` with CP_KAMAILIO_* on free ports, plus `env`), check, start, wait for
-    its JSON-RPC. The tables must have been synced before (or be synced with reload after)."""
+    its JSON-RPC. The tables must have been synced before (or be synced with reload after).
+
+    With rtpengine on (CP_KAMAILIO_RTPENGINE, default on), an rtpengine for this edge is started first, on `ip`
+    (`Edge.media`), and stopped with the rest by `procs`."""
     from controlplane.kamailio.render import check, command, render
 
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +235,12 @@ def start_kamailio(procs: Procs, run_dir: Path, ip: str = "127.0.0.1", env: dict
               **(env or {})}
     with environment(values):
         settings = Settings()
+    media = None
+    if settings.kamailio_rtpengine:
+        media = start_rtpengine(procs, run_dir, ip)
+        values.update(media.env)
+        with environment(values):
+            settings = Settings()
     rendered = render(settings=settings)
     checked = check(rendered.path, settings)
     if checked.returncode != 0:
@@ -171,7 +248,7 @@ def start_kamailio(procs: Procs, run_dir: Path, ip: str = "127.0.0.1", env: dict
     log = (run_dir / "kamailio.log").open("w")
     proc = procs.start("kamailio", command(rendered.path, run_dir, shm_mb=memory[0], pkg_mb=memory[1]),
                        group=True, stdout=log, stderr=subprocess.STDOUT)
-    edge = Edge(ip, settings.kamailio_sip_port, settings.kamailio_rpc_port, run_dir, proc, values)
+    edge = Edge(ip, settings.kamailio_sip_port, settings.kamailio_rpc_port, run_dir, proc, values, media)
 
     def up() -> bool:
         if proc.poll() is not None:

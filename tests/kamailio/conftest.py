@@ -2,6 +2,7 @@
 
 Addresses used (all loopback on Linux):
   127.0.0.1          Kamailio (SIP, TLS, WS, WSS, JSON-RPC) and ordinary phones
+  127.0.0.3          the edge's rtpengine (ng control and relayed RTP)
   127.0.0.21/.22     FreeSWITCH node stand-ins (sipp UAS)
   127.0.0.30         customer trunk (PBX)
   127.0.0.40         carrier
@@ -26,10 +27,11 @@ from sqlalchemy.orm import Session
 
 from controlplane.db import get_engine
 from controlplane.services.scope import Scope
-from controlplane.testing.lab import wait_until
+from controlplane.testing.lab import MediaRelay, Procs, start_rtpengine, wait_until
 from controlplane.testing.net import free_port
 
 SCENARIOS = Path(__file__).parent / "scenarios"
+RELAY_IP = "127.0.0.3"  # the edge's rtpengine
 SIPP = shutil.which("sipp")
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
 
@@ -57,6 +59,7 @@ class Edge:
     run_dir: Path
     proc: subprocess.Popen
     env: dict[str, str] = field(default_factory=dict)
+    media: MediaRelay | None = None  # this edge's rtpengine (None when rendered with CP_KAMAILIO_RTPENGINE=0)
 
     @property
     def rpc(self):  # noqa: ANN201
@@ -102,9 +105,11 @@ class Edge:
 
 @pytest.fixture(scope="module")
 def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Edge]:
-    """Kamailio rendered for the test database on free loopback ports, started and stopped per module.
+    """Kamailio rendered for the test database on free loopback ports, started and stopped per module, with an
+    rtpengine of its own started before it (lab.start_rtpengine) unless CP_KAMAILIO_RTPENGINE=0.
 
-    A test module may set EDGE_ENV (CP_KAMAILIO_* values) to render its edge differently.
+    A test module may set EDGE_ENV (CP_KAMAILIO_* values) to render its edge differently, and EDGE_RTPENGINE = False
+    to render it with rtpengine on but none running (its ng address answers nothing).
     """
     from controlplane.kamailio.render import check, command, render
     from controlplane.settings import get_settings
@@ -132,6 +137,16 @@ def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.
         "CP_KAMAILIO_PIKE_DENSITY": "200",
         **getattr(request.module, "EDGE_ENV", {}),
     }
+    procs, media = Procs(), None
+    if not getattr(request.module, "EDGE_RTPENGINE", True):
+        env["CP_RTPENGINE_NG"] = f"{RELAY_IP}:{free_port(RELAY_IP)}"
+    elif env.get("CP_KAMAILIO_RTPENGINE", "1").lower() in ("1", "true", "yes"):
+        try:
+            media = start_rtpengine(procs, run_dir, RELAY_IP)
+        except BaseException:
+            procs.stop_all()
+            raise
+        env.update(media.env)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     proc = None
@@ -150,7 +165,7 @@ def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.
         settings = get_settings()
         e = Edge(ip=ip, sip_port=settings.kamailio_sip_port, tls_port=settings.kamailio_tls_port,
                  ws_port=settings.kamailio_ws_port, wss_port=settings.kamailio_wss_port,
-                 rpc_port=settings.kamailio_rpc_port, log=log, run_dir=run_dir, proc=proc, env=env)
+                 rpc_port=settings.kamailio_rpc_port, log=log, run_dir=run_dir, proc=proc, env=env, media=media)
 
         def up() -> bool:
             if proc.poll() is not None:
@@ -171,6 +186,7 @@ def edge(db_url: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+        procs.stop_all()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

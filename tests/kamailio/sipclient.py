@@ -13,8 +13,10 @@ import uuid
 
 
 class WsSip:
-    def __init__(self, host: str, port: int, secure: bool = False, timeout: float = 5.0) -> None:
-        raw = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host: str, port: int, secure: bool = False, timeout: float = 5.0,
+                 source: str | None = None) -> None:
+        raw = socket.create_connection((host, port), timeout=timeout,
+                                       source_address=(source, 0) if source else None)
         if secure:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
@@ -22,6 +24,8 @@ class WsSip:
             raw = ctx.wrap_socket(raw, server_hostname=host)
         self.sock = raw
         self.host, self.port = host, port
+        # What a browser puts in its Via and Contact: a made-up host, the connection is the way back (RFC 7118).
+        self.local_host = f"{uuid.uuid4().hex[:8]}.invalid"
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall((
             f"GET / HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -110,7 +114,7 @@ def digest_header(challenge: str, method: str, uri: str, username: str, password
 
 def register_over_ws(client: WsSip, username: str, realm: str, password: str) -> tuple[int, str]:
     """REGISTER username@realm over the WebSocket, answering one challenge; (final code, response)."""
-    call_id, tag, ws_host = uuid.uuid4().hex, uuid.uuid4().hex[:8], f"{uuid.uuid4().hex[:8]}.invalid"
+    call_id, tag, ws_host = uuid.uuid4().hex, uuid.uuid4().hex[:8], client.local_host
     proto = "WSS" if isinstance(client.sock, ssl.SSLSocket) else "WS"
 
     def request(cseq: int, auth: str | None) -> str:
@@ -310,17 +314,20 @@ class SipPeer:
 
 
 def invite_with_digest(peer: SipPeer, ruri: str, username: str, realm: str, password: str, *,
-                       extra: list[str] | tuple[str, ...] = (), timeout: float = 5.0,
-                       ) -> tuple[str, str | None]:
-    """INVITE ruri as username@realm (SDP offer), answering one 401/407 challenge.
+                       extra: list[str] | tuple[str, ...] = (), timeout: float = 5.0, body: str | None = None,
+                       contact: str | None = None) -> tuple[str, str | None]:
+    """INVITE ruri as username@realm (SDP offer, `body` or a plain one at the peer's address), answering one
+    401/407 challenge. `contact`: a Contact URI of its own (a phone behind NAT names its private address).
 
     Returns (the last INVITE sent, its final response or None). A 2xx is not ACKed here: build the
     ACK with SipDialog(invite, response) and peer.in_dialog(dialog, "ACK").
     """
     call_id, tag = f"{uuid.uuid4().hex}@{peer.ip}", uuid.uuid4().hex[:10]
     from_, to = f"<sip:{username}@{realm}>;tag={tag}", f"<{ruri}>"
-    body = SDP.format(ip=peer.ip)
-    invite = peer.request("INVITE", ruri, from_=from_, to=to, call_id=call_id, cseq=1, extra=extra, body=body)
+    body = SDP.format(ip=peer.ip) if body is None else body
+    extra = [*extra, f"Contact: <{contact}>"] if contact else list(extra)
+    invite = peer.request("INVITE", ruri, from_=from_, to=to, call_id=call_id, cseq=1, extra=extra, body=body,
+                          contact=contact is None)
     response = peer.transact(invite, timeout)
     if response is None or status(response) not in (401, 407):
         return invite, response
@@ -330,8 +337,76 @@ def invite_with_digest(peer: SipPeer, ruri: str, username: str, realm: str, pass
     challenge = headers(response, name)[0]
     auth = digest_header(challenge, "INVITE", ruri, username, password)
     invite = peer.request("INVITE", ruri, from_=from_, to=to, call_id=call_id, cseq=2,
-                          extra=[*extra, f"{auth_name}: {auth}"], body=body)
+                          extra=[*extra, f"{auth_name}: {auth}"], body=body, contact=contact is None)
     return invite, peer.transact(invite, timeout)
+
+
+# ----- SIP over WebSocket beyond REGISTER: what a browser phone sends in a call -----
+
+def ws_request(client: WsSip, method: str, ruri: str, *, from_: str, to: str, call_id: str, cseq: int,
+               extra: list[str] | tuple[str, ...] = (), body: str = "", route: list[str] | tuple[str, ...] = (),
+               branch: str | None = None) -> str:
+    """The text of one request from a WebSocket client (its made-up host in Via and Contact)."""
+    proto = "WSS" if isinstance(client.sock, ssl.SSLSocket) else "WS"
+    lines = [f"{method} {ruri} SIP/2.0",
+             f"Via: SIP/2.0/{proto} {client.local_host};branch={branch or f'z9hG4bK{uuid.uuid4().hex}'}",
+             "Max-Forwards: 70", *[f"Route: {r}" for r in route],
+             f"From: {from_}", f"To: {to}", f"Call-ID: {call_id}", f"CSeq: {cseq} {method}"]
+    if method not in ("ACK", "BYE", "CANCEL"):
+        lines.append(f"Contact: <sip:webphone@{client.local_host};transport=ws>")
+    lines += ["User-Agent: cp-test-webphone", *extra]
+    if body:
+        lines.append("Content-Type: application/sdp")
+    lines.append(f"Content-Length: {len(body.encode())}")
+    return "\r\n".join(lines) + "\r\n\r\n" + body
+
+
+def ws_final(client: WsSip, timeout: float = 5.0) -> str | None:
+    """The next final response on the WebSocket (provisional ones and requests skipped), None after timeout."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        client.sock.settimeout(left)
+        try:
+            msg = client.recv()
+        except (TimeoutError, ConnectionError):
+            return None
+        if msg.startswith("SIP/2.0 ") and status(msg) >= 200:
+            return msg
+    return None
+
+
+def invite_over_ws(client: WsSip, ruri: str, username: str, realm: str, password: str, body: str,
+                   timeout: float = 5.0) -> tuple[str, str | None]:
+    """INVITE ruri over the WebSocket as username@realm with `body` (SDP), answering one 401/407 challenge.
+
+    Returns (the last INVITE sent, its final response or None); a 2xx is not ACKed here."""
+    call_id, tag = uuid.uuid4().hex, uuid.uuid4().hex[:10]
+    from_, to = f"<sip:{username}@{realm}>;tag={tag}", f"<{ruri}>"
+    invite = ws_request(client, "INVITE", ruri, from_=from_, to=to, call_id=call_id, cseq=1, body=body)
+    client.send(invite)
+    response = ws_final(client, timeout)
+    if response is None or status(response) not in (401, 407):
+        return invite, response
+    branch = re.search(r";branch=([^;\s]+)", headers(invite, "Via")[0]).group(1)
+    client.send(ws_request(client, "ACK", ruri, from_=from_, to=headers(response, "To")[0], call_id=call_id,
+                           cseq=1, branch=branch))
+    name = "Proxy-Authenticate" if status(response) == 407 else "WWW-Authenticate"
+    auth_name = "Proxy-Authorization" if status(response) == 407 else "Authorization"
+    auth = digest_header(headers(response, name)[0], "INVITE", ruri, username, password)
+    invite = ws_request(client, "INVITE", ruri, from_=from_, to=to, call_id=call_id, cseq=2, body=body,
+                        extra=[f"{auth_name}: {auth}"])
+    client.send(invite)
+    return invite, ws_final(client, timeout)
+
+
+def ws_in_dialog(client: WsSip, dialog: SipDialog, method: str, body: str = "") -> str:
+    """A request inside dialog from the WebSocket client (ACK keeps the INVITE's CSeq)."""
+    if method != "ACK":
+        dialog.cseq += 1
+    return ws_request(client, method, dialog.target, from_=dialog.local, to=dialog.remote, call_id=dialog.call_id,
+                      cseq=dialog.cseq, route=dialog.route, body=body)
 
 
 
