@@ -96,3 +96,37 @@ def test_a_bad_deck_shows_its_lines_and_changes_nothing(app, world, session):
     assert session.scalar(select(func.count()).select_from(Rate)) == before
     other = _client(app, session, world, "reseller r1")  # another user's job: as if there were none
     assert other.get(job).status_code == 404
+
+
+def test_dids_offers_and_trunk_groups(app, world, session):
+    from controlplane.models import Did, Offer, TrunkGroup
+
+    client = _client(app, session, world, "reseller r1")
+    page = client.get("/dids").get_data(as_text=True)
+    token = csrf(page)
+    client.post("/dids", data={"csrf_token": token, "op": "add", "tenant_id": world.tenant["c1"],
+                               "number": "+4930777000"})
+    did = session.scalar(select(Did).where(Did.number.like("%4930777000")))
+    assert did is not None and did.tenant_id == world.tenant["c1"]
+    client.post(f"/tenants/{world.tenant['c1']}/offers", data={"csrf_token": token, "name": "de-free",
+                                                                "prefix": "49", "days": "7"})
+    assert session.scalar(select(Offer).where(Offer.tenant_id == world.tenant["c1"], Offer.name == "de-free"))
+    tenant_admin = _client(app, session, world, "tenant admin c1")
+    token = csrf(tenant_admin.get("/dids").get_data(as_text=True))
+    tenant_admin.post("/dids", data={"csrf_token": token, "op": "route", "did_id": did.id,
+                                     "account_id": world.account["c1"]})
+    session.expire_all()
+    assert session.get(Did, did.id).sip_account_id == world.account["c1"]
+    other = _client(app, session, world, "reseller r2")  # another reseller's client's number: not found
+    token = csrf(other.get("/dids").get_data(as_text=True))
+    other.post("/dids", data={"csrf_token": token, "op": "release", "did_id": did.id})
+    session.expire_all()
+    assert session.get(Did, did.id) is not None
+    ops = _client(app, session, world, "superadmin")
+    page = ops.get("/trunk-groups").get_data(as_text=True)
+    token = csrf(page)
+    ops.post(f"/carriers/{world.carrier}/trunks", data={})  # not a portal route: ignored
+    ops.post("/trunk-groups", data={"csrf_token": token, "name": "eu", "trunks": ["carrier-a"]})
+    group = session.scalar(select(TrunkGroup).where(TrunkGroup.name == "eu"))
+    assert [m.trunk_id for m in group.members]
+    assert _client(app, session, world, "reseller r1").get("/trunk-groups").status_code == 404

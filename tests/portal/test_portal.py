@@ -56,11 +56,13 @@ def test_each_role_sees_its_pages_and_gets_404_for_the_others(app, world, sessio
              "portal.operator.carrier_list": "/carriers", "portal.operator.node_list": "/nodes",
              "portal.operator.deck_list": "/decks", "portal.operator.plan_list": "/plans-admin",
              "portal.manage.reports": "/reports", "portal.manage.quote": "/quote", "portal.manage.user_list": "/users",
-             "portal.manage.audit_log": "/audit"}
+             "portal.manage.audit_log": "/audit", "portal.numbers.group_list": "/trunk-groups",
+             "portal.numbers.did_list": "/dids"}
     managers_only = {"portal.accounts.list_accounts", "portal.credit.history", "portal.manage.reports",
-                     "portal.manage.quote", "portal.manage.user_list", "portal.manage.audit_log"}
+                     "portal.manage.quote", "portal.manage.user_list", "portal.manage.audit_log",
+                     "portal.numbers.did_list"}
     assert {n.endpoint for n in NAV} == set(pages)
-    operator_only = {e for e in pages if e.startswith("portal.operator.")}
+    operator_only = {e for e in pages if e.startswith("portal.operator.")} | {"portal.numbers.group_list"}
     expected = {
         "superadmin": set(pages), "admin": set(pages), "reseller r1": set(pages) - operator_only,
         "tenant admin c1": set(pages) - {"portal.tenants.tree"} - operator_only,

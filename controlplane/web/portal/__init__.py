@@ -58,6 +58,7 @@ def init_portal(app: Flask, assets_dir: str) -> None:
         credit,
         home,
         manage,
+        numbers,
         operator,
         phone,
         rates,
@@ -71,7 +72,7 @@ def init_portal(app: Flask, assets_dir: str) -> None:
     CSRFProtect(app)
     install(app)
     portal = Blueprint("portal", __name__)
-    for module in (auth, home, tenants, accounts, cdrs, calls, credit, rates, manage, operator, phone):
+    for module in (auth, home, tenants, accounts, cdrs, calls, credit, rates, manage, operator, phone, numbers):
         portal.register_blueprint(module.bp)
     app.register_blueprint(portal)
 

@@ -95,6 +95,8 @@ NAV = (
     NavItem("portal.operator.node_list", "Media nodes", "server", is_operator),
     NavItem("portal.operator.deck_list", "Rate decks", "table", is_operator),
     NavItem("portal.operator.plan_list", "Plans", "collection", is_operator),
+    NavItem("portal.numbers.group_list", "Trunk groups", "list-ol", is_operator),
+    NavItem("portal.numbers.did_list", "Numbers", "hash", manages),
 )
 
 
