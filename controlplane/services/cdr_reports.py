@@ -15,7 +15,7 @@ from controlplane.models import Cdr, Role
 from controlplane.services.listing import MAX_LIMIT, Page
 from controlplane.services.scope import Scope
 
-EXPORT_BATCH = 5000
+EXPORT_BATCH = 10000
 EXPORT_COLUMNS = ("uuid", "tenant_id", "sip_account_id", "direction", "caller_id_number", "dialed", "number",
                   "destination", "start_at", "answer_at", "end_at", "duration", "billsec", "disposition", "sip_code",
                   "hangup_cause", "trunk_id", "rate_prefix", "rate", "billing_blocks", "cost", "buy_cost",

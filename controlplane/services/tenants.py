@@ -30,6 +30,12 @@ def list_tenants(session: Session, scope: Scope) -> list[Tenant]:
     return list(session.scalars(scope.restrict(select(Tenant), Tenant.id).order_by(Tenant.id)))
 
 
+def tenant_names(session: Session, scope: Scope) -> list[tuple[int, str]]:
+    """(id, name) of the tenants `scope` sees, by name: for pickers, without loading whole rows."""
+    stmt = scope.restrict(select(Tenant.id, Tenant.name), Tenant.id).order_by(Tenant.name)
+    return [(row.id, row.name) for row in session.execute(stmt)]
+
+
 def ancestors(session: Session, tenant: Tenant) -> list[Tenant]:
     """Parents from the top of the tree down to the tenant's direct parent."""
     chain: list[Tenant] = []

@@ -52,5 +52,5 @@ def list_cdrs():  # noqa: ANN201
         export_args["until"] = flt.until.isoformat()
     return render_template("portal/cdrs.html", rows=result.items, totals=totals, args=args, export_args=export_args,
                            next_cursor=encode_cursor(result.next_after), dispositions=DISPOSITIONS,
-                           tenants=tenants.list_tenants(db, scope) if scope.home is None or len(scope.tenant_ids) > 1
+                           tenants=tenants.tenant_names(db, scope) if scope.home is None or len(scope.tenant_ids) > 1
                            else [], hidden=cdr_reports.hidden_fields(scope))
