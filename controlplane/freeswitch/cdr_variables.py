@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 
 from controlplane.core.cdr import CallRecord, disposition
-from controlplane.core.click_to_call import ORIGIN
+from controlplane.core.click_to_call import ORIGIN, V_ACCOUNT, V_CALLER, V_DESTINATION, V_TENANT
 from controlplane.core.rating import RateMatch, RatingContext
 from controlplane.state.rating_codec import load_match
 
@@ -90,7 +90,8 @@ def record_from_variables(
     v: Mapping[str, str], written_by: str, node: str | None = None
 ) -> tuple[CallRecord, RateMatch | None, RatingContext | None]:
     attempts = json.loads(v["cp_attempts"]) if v.get("cp_attempts") else []
-    if v.get("cp_origin") == ORIGIN:
+    click = v.get("cp_origin") == ORIGIN or bool(v.get(V_ACCOUNT))  # the originate itself says who it is for
+    if click:
         v = billed_from_bridge(v)
     billsec = _int(v.get("billsec")) or 0
     # FreeSWITCH's answer time says it, not billsec: a call answered and ended within one second
@@ -107,11 +108,13 @@ def record_from_variables(
     record = CallRecord(
         uuid=v["uuid"],
         direction=v.get("cp_direction") or "outbound",
-        tenant_id=_int(v.get("cp_tenant_id")),
-        sip_account_id=_int(v.get("cp_account_id")),
-        caller_id_name=v.get("cp_caller_name") or v.get("sip_from_display"),
-        caller_id_number=v.get("cp_caller") or v.get("sip_from_user"),
-        dialed=v.get("cp_dialed") or v.get("sip_req_user"),
+        # A click-to-call whose phone never answered reached no controller: the originate's own variables say
+        # whose it was (a real node posts its CDR all the same).
+        tenant_id=_int(v.get("cp_tenant_id") or (v.get(V_TENANT) if click else None)),
+        sip_account_id=_int(v.get("cp_account_id") or (v.get(V_ACCOUNT) if click else None)),
+        caller_id_name=v.get("cp_caller_name") or (None if click else v.get("sip_from_display")),
+        caller_id_number=v.get("cp_caller") or (v.get(V_CALLER) if click else v.get("sip_from_user")),
+        dialed=v.get("cp_dialed") or (v.get(V_DESTINATION) if click else v.get("sip_req_user")),
         number=v.get("cp_number"),
         start_at=_epoch(v.get("start_epoch")),
         answer_at=_epoch(v.get("answer_epoch")),
@@ -123,7 +126,8 @@ def record_from_variables(
                                                          code),
         sip_code=code,
         hangup_cause=cause,
-        reason=refusal.split(" ", 1)[1] if refusal and " " in refusal else None,
+        reason=refusal.split(" ", 1)[1] if refusal and " " in refusal else (
+            "click-to-call: the phone did not answer" if click and not v.get("cp_dialed") else None),
         attempts=attempts,
         trunk_id=next((a.get("trunk_id") for a in attempts if a.get("answered")), None),
         node=node,
