@@ -1,13 +1,24 @@
 """Logging in and out, sign-up with a mailed confirmation link, and password reset by mail.
 
 Links are signed tokens (itsdangerous, the app's secret) bound to the user's password hash, so a reset link
-stops working once used; failed logins are throttled per account and per address (state/login_throttle.py)."""
+stops working once used; failed logins are throttled per account and per address (state/login_throttle.py).
+
+A login gets a random id in its session cookie; logging out records that id as ended in Redis (for the session's
+lifetime), and a request still carrying it is logged out. The cookie alone cannot end a session: every response
+re-sends it (the expiry slides), so a request the page made before "Log out" (a script still loading, an htmx
+refresh) answered after it would put the logged-in cookie back. For the same reason static files (a page's
+scripts, styles, fonts: dozens of requests still under way when the user clicks) never send the cookie: it
+would undo a logout or a "Back to my account" that was answered meanwhile."""
 
 from __future__ import annotations
 
 import hashlib
+import secrets
+from functools import lru_cache
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+import redis
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user, login_user, logout_user
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
@@ -24,6 +35,39 @@ from controlplane.web.portal.forms import ActionForm, ForgotForm, LoginForm, Res
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 LINK_AGE = {"verify": 2 * 86400, "reset": 3600}  # seconds a mailed link stays good
+LOGIN_ID = "login_id"  # the session key of a login's random id
+
+
+class PortalSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, but a static file's response leaves the cookie alone."""
+
+    def should_set_cookie(self, app: Flask, session) -> bool:  # noqa: ANN001 - a SessionMixin
+        endpoint = request.endpoint or ""
+        if endpoint in ("asset", "static") or endpoint.endswith(".static"):
+            return False
+        return super().should_set_cookie(app, session)
+
+
+@bp.record_once
+def _sessions(state) -> None:  # noqa: ANN001 - a BlueprintSetupState
+    state.app.session_interface = PortalSessions()
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=2)
+
+
+def _ended_key(login_id: str) -> str:
+    return f"{get_settings().redis_prefix}portal:logged-out:{login_id}"
+
+
+@bp.before_app_request
+def _drop_ended_login() -> None:
+    """A cookie of a login that was logged out (put back by a response that was under way) logs in no one."""
+    login_id = session.get(LOGIN_ID)
+    if login_id and "_user_id" in session and _redis(get_settings().redis_url).exists(_ended_key(login_id)):
+        session.clear()
 
 
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
@@ -70,6 +114,7 @@ def login():  # noqa: ANN201
         else:
             db.commit()
             session.clear()
+            session[LOGIN_ID] = secrets.token_urlsafe(18)
             login_user(PortalUser(user))
             return redirect(_next_page())
         db.commit()  # the failure's audit row
@@ -84,6 +129,10 @@ def _next_page() -> str:
 @bp.post("/logout")
 def logout():  # noqa: ANN201
     if ActionForm().validate_on_submit():
+        login_id = session.pop(LOGIN_ID, None)
+        if login_id:
+            lifetime = int(current_app.permanent_session_lifetime.total_seconds())
+            _redis(get_settings().redis_url).set(_ended_key(login_id), "1", ex=max(60, lifetime))
         session.pop(AS_TENANT, None)
         logout_user()
     return redirect(url_for("portal.auth.login"))
