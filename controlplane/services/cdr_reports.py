@@ -182,9 +182,8 @@ def export_csv(session: Session, scope: Scope, flt: CdrFilter) -> Iterator[str]:
     export to ~20,000 rows/s; one string a row is what the wire and the driver carry fastest."""
     names = [name for name in EXPORT_COLUMNS if name not in hidden_fields(scope)]
     table = Cdr.__table__.c
-    # The start time stays in the select list (the next batch's cursor): selected apart for the last row only, a
-    # period's export ran faster but a reseller's whole table fell from 46,000 to 10,000 rows/s (bench/api_cdrs.py,
-    # 2026-12-02): MariaDB's plan, not the row decoding, decides there.
+    # The start time is selected with every row, for the next batch's cursor (selecting it apart for the last row
+    # only measured the same once MariaDB's pages were warm, bench/api_cdrs.py 2026-12-02).
     base = _filtered(scope, flt, select(table.id, table.start_at, csv_line([table[name] for name in names])))
     yield ",".join(names) + "\n"
     after: Position | None = None
