@@ -101,9 +101,11 @@ def test_parse_error_flood_is_banned_and_logs_stay_bounded(edge, session):
         assert options(bystander) == "SIP/2.0 200 Keepalive"
         new = _log_lines(edge)[before:]
         about = [line for line in new if "127.0.0.92" in line["message"]]
-        # One line per strike (3 to the ban, and one per worker that had a packet in flight) and one ban line;
-        # the packets after the ban cost nothing.
-        assert len(about) <= 6, [line["message"] for line in about]
+        # One line per strike (3 to the ban, and one per other worker that had a packet in flight: 3 of the 4) and a
+        # ban line; those in flight can also reach LONG_BAN_FAILS (5), a second, longer ban (seen on a loaded CI
+        # machine). The packets after the ban cost nothing.
+        strikes = [line for line in about if line["message"].startswith("strike ")]
+        assert len(strikes) <= 6 and len(about) - len(strikes) <= 2, [line["message"] for line in about]
         assert sum("127.0.0.92 banned for 60 s" in line["message"] for line in about) == 1, about
         assert sum(len(json.dumps(line)) for line in new) < 8000
     finally:
