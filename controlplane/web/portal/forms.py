@@ -3,11 +3,17 @@ enforce are not repeated here; a service's field errors are put back on the form
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, EmailField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from controlplane.errors import Conflict, Invalid
+from controlplane.web import session as db_session
+
+T = TypeVar("T")
 
 
 class LoginForm(FlaskForm):
@@ -58,6 +64,22 @@ class AccountForm(FlaskForm):
 class CreditForm(FlaskForm):
     amount = DecimalField("Amount", validators=[DataRequired()], places=None)
     note = StringField("Note", validators=[DataRequired(), Length(max=255)])
+
+
+def submitted(form: FlaskForm, create: Callable[[], T]) -> tuple[T | None, int]:
+    """A create form's submission: `create()` (a service call) committed, and (its result, 200); refused, the
+    service's field errors on the form, nothing kept, and (None, 400); not submitted (or not valid): (None, 200)."""
+    if not form.validate_on_submit():
+        return None, 200
+    db = db_session.current()
+    try:
+        created = create()
+    except (Invalid, Conflict) as exc:
+        db.rollback()
+        apply_errors(form, exc)
+        return None, 400
+    db.commit()
+    return created, 200
 
 
 def apply_errors(form: FlaskForm, exc: Invalid | Conflict) -> None:

@@ -11,14 +11,14 @@ from sqlalchemy import func, select
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from controlplane.errors import Conflict, DomainError, Invalid
+from controlplane.errors import DomainError
 from controlplane.jobs import job_state
 from controlplane.jobs.decks import enqueue_import
 from controlplane.models import DeckKind, Status, Tenant
 from controlplane.services import carriers, decks, nodes, plans
 from controlplane.web import session as db_session
 from controlplane.web.portal.context import is_operator, page
-from controlplane.web.portal.forms import ActionForm, apply_errors
+from controlplane.web.portal.forms import ActionForm, submitted
 
 bp = Blueprint("operator", __name__, template_folder="templates")
 
@@ -67,22 +67,14 @@ def carrier_list():  # noqa: ANN201
     db = db_session.current()
     form = CarrierForm()
     form.buy_deck.choices = [("", "(none)")] + [(d.name, d.name) for d in decks.list_decks(db, g.scope)]
-    status = 200
-    if form.validate_on_submit():
-        try:
-            carrier = carriers.create_carrier(db, g.scope, name=form.name.data, host=form.host.data,
-                                              port=form.port.data or 5060, transport=form.transport.data,
-                                              buy_deck=form.buy_deck.data or None, priority=form.priority.data or 10,
-                                              max_channels=form.max_channels.data)
-        except (Invalid, Conflict) as exc:
-            db.rollback()
-            apply_errors(form, exc)
-            status = 400
-        else:
-            db.commit()
-            _edge_sync()
-            flash(f"Carrier {carrier.name} created.", "success")
-            return redirect(url_for("portal.operator.carrier_list"))
+    carrier, status = submitted(form, lambda: carriers.create_carrier(
+        db, g.scope, name=form.name.data, host=form.host.data, port=form.port.data or 5060,
+        transport=form.transport.data, buy_deck=form.buy_deck.data or None, priority=form.priority.data or 10,
+        max_channels=form.max_channels.data))
+    if carrier is not None:
+        _edge_sync()
+        flash(f"Carrier {carrier.name} created.", "success")
+        return redirect(url_for("portal.operator.carrier_list"))
     registrations = {}
     try:
         from controlplane.kamailio.rpc import KamailioRpc
@@ -111,19 +103,11 @@ def carrier_status(carrier_id: int, verb: str):  # noqa: ANN201
 def node_list():  # noqa: ANN201
     db = db_session.current()
     form = NodeForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            nodes.add_node(db, g.scope, name=form.name.data, sip=form.sip.data, esl=form.esl.data or None,
-                           weight=form.weight.data or 50)
-        except (Invalid, Conflict) as exc:
-            db.rollback()
-            apply_errors(form, exc)
-            status = 400
-        else:
-            db.commit()
-            _edge_sync()
-            return redirect(url_for("portal.operator.node_list"))
+    node, status = submitted(form, lambda: nodes.add_node(db, g.scope, name=form.name.data, sip=form.sip.data,
+                                                          esl=form.esl.data or None, weight=form.weight.data or 50))
+    if node is not None:
+        _edge_sync()
+        return redirect(url_for("portal.operator.node_list"))
     try:
         from controlplane.kamailio.rpc import KamailioRpc
 
@@ -179,19 +163,11 @@ def deck_job(job_id: str):  # noqa: ANN201
 def plan_list():  # noqa: ANN201
     db = db_session.current()
     form = PlanForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            plans.create_plan(db, g.scope, name=form.name.data,
-                              decks=[d.strip() for d in form.decks.data.split(",") if d.strip()],
-                              markup_pct=form.markup_pct.data or "0")
-        except (Invalid, Conflict) as exc:
-            db.rollback()
-            apply_errors(form, exc)
-            status = 400
-        else:
-            db.commit()
-            return redirect(url_for("portal.operator.plan_list"))
+    plan, status = submitted(form, lambda: plans.create_plan(
+        db, g.scope, name=form.name.data, decks=[d.strip() for d in form.decks.data.split(",") if d.strip()],
+        markup_pct=form.markup_pct.data or "0"))
+    if plan is not None:
+        return redirect(url_for("portal.operator.plan_list"))
     rows = plans.list_plans(db, g.scope)
     names = {d.id: d.name for d in decks.list_decks(db, g.scope)}
     on_plan = dict(db.execute(select(Tenant.plan_id, func.count(Tenant.id)).group_by(Tenant.plan_id)).all())

@@ -11,7 +11,7 @@ from controlplane.services import audit, ledger, tenants
 from controlplane.services.scope import masquerade
 from controlplane.web import session as db_session
 from controlplane.web.portal.context import AS_TENANT, above_tenants, page
-from controlplane.web.portal.forms import ActionForm, CreditForm, TenantForm, apply_errors
+from controlplane.web.portal.forms import ActionForm, CreditForm, TenantForm, apply_errors, submitted
 
 bp = Blueprint("tenants", __name__, url_prefix="/tenants", template_folder="templates")
 
@@ -40,21 +40,13 @@ def tree_view():  # noqa: ANN201
     db = db_session.current()
     form = TenantForm()
     form.plan.choices = [("", "(none)")] + [(p.name, p.name) for p in db.query(Plan).order_by(Plan.name)]
-    status = 200
-    if form.validate_on_submit():
-        try:
-            tenant = tenants.create_tenant(
-                db, g.scope, name=form.name.data, realm=form.realm.data, kind=TenantKind(form.kind.data),
-                plan=form.plan.data or None, postpaid=form.postpaid.data, credit_limit=form.credit_limit.data,
-                margin_pct=form.margin_pct.data if form.kind.data == "reseller" else None)
-        except (Invalid, Conflict) as exc:
-            db.rollback()
-            apply_errors(form, exc)
-            status = 400
-        else:
-            db.commit()
-            flash(f"Tenant {tenant.name} created.", "success")
-            return redirect(url_for("portal.tenants.detail", tenant_id=tenant.id))
+    tenant, status = submitted(form, lambda: tenants.create_tenant(
+        db, g.scope, name=form.name.data, realm=form.realm.data, kind=TenantKind(form.kind.data),
+        plan=form.plan.data or None, postpaid=form.postpaid.data, credit_limit=form.credit_limit.data,
+        margin_pct=form.margin_pct.data if form.kind.data == "reseller" else None))
+    if tenant is not None:
+        flash(f"Tenant {tenant.name} created.", "success")
+        return redirect(url_for("portal.tenants.detail", tenant_id=tenant.id))
     rows = tenants.list_tenants(db, g.scope)
     return render_template("portal/tenants.html", rows=tree(rows, g.scope.home), form=form,
                            action=ActionForm()), status
